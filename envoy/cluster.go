@@ -1,0 +1,119 @@
+package envoy
+
+import (
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// defaultConnectTimeout is used when ClusterOptions.ConnectTimeout is zero.
+const defaultConnectTimeout = 5 * time.Second
+
+// httpProtocolOptionsKey is the extension name Envoy looks up in a cluster's
+// typed_extension_protocol_options to find its upstream HTTP settings.
+const httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+// ClusterOptions configure a cluster.
+type ClusterOptions struct {
+	// Name is the cluster name; an EDS cluster also uses it as its EDS
+	// service name.
+	Name string
+	// ConnectTimeout bounds upstream connection setup; zero means 5s.
+	ConnectTimeout time.Duration
+	// HTTP2 says the upstream speaks HTTP/2 (for example gRPC), so Envoy must
+	// not fall back to HTTP/1.1 towards it.
+	HTTP2 bool
+}
+
+// DNSType selects how a DNS cluster resolves its hosts.
+type DNSType int
+
+const (
+	// DNSStrict resolves every host and balances over all the addresses
+	// found (Envoy's STRICT_DNS). Proxyless gRPC clients reject it.
+	DNSStrict DNSType = iota
+	// DNSLogical resolves a single host and connects to the first address
+	// found (Envoy's LOGICAL_DNS). It is the only DNS cluster type proxyless
+	// gRPC clients accept.
+	DNSLogical
+)
+
+// EDSCluster returns a ROUND_ROBIN cluster whose endpoints come over ADS,
+// under the EDS service name opts.Name.
+func EDSCluster(opts ClusterOptions) *clusterv3.Cluster {
+	c := baseCluster(opts, clusterv3.Cluster_EDS)
+	c.EdsClusterConfig = &clusterv3.Cluster_EdsClusterConfig{
+		EdsConfig:   adsConfigSource(),
+		ServiceName: opts.Name,
+	}
+	return c
+}
+
+// DNSCluster returns a ROUND_ROBIN cluster whose hosts are resolved by DNS,
+// with the endpoints inline (built by LoadAssignment).
+//
+// A LOGICAL_DNS cluster keeps only the first endpoint of the first locality
+// that has one: Envoy requires a LOGICAL_DNS cluster to hold exactly one
+// endpoint, since it resolves a single host name, and LOGICAL_DNS is the only
+// DNS cluster type proxyless gRPC clients accept. localities should then not
+// be empty, or the cluster will have no endpoint at all.
+func DNSCluster(opts ClusterOptions, dns DNSType, localities []LocalityEndpoints) *clusterv3.Cluster {
+	typ := clusterv3.Cluster_STRICT_DNS
+	if dns == DNSLogical {
+		typ = clusterv3.Cluster_LOGICAL_DNS
+		localities = firstEndpoint(localities)
+	}
+	c := baseCluster(opts, typ)
+	c.LoadAssignment = LoadAssignment(opts.Name, localities)
+	return c
+}
+
+// firstEndpoint returns the first endpoint of the first locality that has
+// any, in its locality, or nil if there is none.
+func firstEndpoint(localities []LocalityEndpoints) []LocalityEndpoints {
+	for _, l := range localities {
+		if len(l.Endpoints) > 0 {
+			return []LocalityEndpoints{{Locality: l.Locality, Endpoints: l.Endpoints[:1]}}
+		}
+	}
+	return nil
+}
+
+// baseCluster returns the fields every cluster shares: name, discovery type,
+// connect timeout, load balancing policy and upstream protocol options.
+func baseCluster(opts ClusterOptions, typ clusterv3.Cluster_DiscoveryType) *clusterv3.Cluster {
+	timeout := opts.ConnectTimeout
+	if timeout == 0 {
+		timeout = defaultConnectTimeout
+	}
+	c := &clusterv3.Cluster{
+		Name:                 opts.Name,
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: typ},
+		ConnectTimeout:       durationpb.New(timeout),
+		LbPolicy:             clusterv3.Cluster_ROUND_ROBIN,
+	}
+	if opts.HTTP2 {
+		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{
+			httpProtocolOptionsKey: mustAny(http2ProtocolOptions()),
+		}
+	}
+	return c
+}
+
+// http2ProtocolOptions returns upstream options that speak HTTP/2 explicitly,
+// rather than whatever the downstream used, as gRPC upstreams require.
+func http2ProtocolOptions() *httpv3.HttpProtocolOptions {
+	return &httpv3.HttpProtocolOptions{
+		UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+			ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+				ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+					Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,43 @@
+package snapshot
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the publisher's Prometheus metrics.
+type metrics struct {
+	publishes   *prometheus.CounterVec
+	unchanged   *prometheus.CounterVec
+	failures    *prometheus.CounterVec
+	lastPublish *prometheus.GaugeVec
+	buildTime   prometheus.Histogram
+}
+
+// newMetrics creates the metrics and registers them if reg is not nil.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		publishes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_snapshot_publishes_total",
+			Help: "Snapshots published, by flavour.",
+		}, []string{"flavour"}),
+		unchanged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_snapshot_unchanged_total",
+			Help: "Rebuilds that produced the versions already published, so nothing was pushed.",
+		}, []string{"flavour"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_snapshot_failures_total",
+			Help: "Rebuilds rejected by translation or validation; the last good snapshot stayed in force.",
+		}, []string{"flavour"}),
+		lastPublish: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_snapshot_last_publish_timestamp_seconds",
+			Help: "Unix time of the last published snapshot, by flavour.",
+		}, []string{"flavour"}),
+		buildTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchyard_snapshot_build_seconds",
+			Help:    "Time to translate, validate and version one flavour.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.publishes, m.unchanged, m.failures, m.lastPublish, m.buildTime)
+	}
+	return m
+}

@@ -1,0 +1,181 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyard/switchyard/discovery"
+)
+
+// Sink receives every snapshot the publisher accepts. The xds server is the
+// real one; the publisher never learns about proxies or groups.
+type Sink interface {
+	Publish(flavour Flavour, snap *cachev3.Snapshot) error
+}
+
+// PublisherConfig configures a Publisher.
+type PublisherConfig struct {
+	Sink Sink
+	// Translate holds the translation options; its Flavour is ignored
+	// because the publisher builds every flavour.
+	Translate Options
+	// Quiet is how long a burst of model changes must pause before a
+	// snapshot is built; MaxDelay bounds how long a busy burst can delay it.
+	Quiet    time.Duration
+	MaxDelay time.Duration
+	Logger   *slog.Logger
+	// Registerer registers the publisher's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// PublishStatus is what the publisher has in force.
+type PublishStatus struct {
+	// Ready is true once every flavour has been published once.
+	Ready       bool
+	Versions    map[Flavour]Versions
+	LastPublish time.Time
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// Publisher turns discovery models into validated, versioned snapshots: it
+// coalesces bursts, builds every flavour, skips a build whose versions are
+// already published, and on any error keeps the last good snapshot in force.
+type Publisher struct {
+	cfg     PublisherConfig
+	log     *slog.Logger
+	metrics *metrics
+
+	mu     sync.Mutex
+	status PublishStatus
+}
+
+// NewPublisher returns a publisher; Run starts it.
+func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
+	if cfg.Sink == nil {
+		return nil, fmt.Errorf("publisher: sink is required")
+	}
+	if cfg.Quiet <= 0 || cfg.MaxDelay < cfg.Quiet {
+		return nil, fmt.Errorf("publisher: need 0 < quiet (%s) <= max delay (%s)", cfg.Quiet, cfg.MaxDelay)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Publisher{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "snapshot"),
+		metrics: newMetrics(cfg.Registerer),
+		status:  PublishStatus{Versions: map[Flavour]Versions{}},
+	}, nil
+}
+
+// Run consumes models until ctx is done or the channel closes, publishing the
+// latest model of each burst.
+func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) error {
+	d := newDebouncer(p.cfg.Quiet, p.cfg.MaxDelay)
+	defer d.stop()
+	var pending *discovery.Model
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-models:
+			if !ok {
+				return nil
+			}
+			pending = &m
+			d.event(p.cfg.Now())
+		case <-d.C():
+			d.fired()
+			if pending != nil {
+				p.PublishModel(*pending)
+				pending = nil
+			}
+		}
+	}
+}
+
+// PublishModel builds and publishes every flavour of one model at once,
+// without coalescing.
+func (p *Publisher) PublishModel(m discovery.Model) {
+	for _, f := range Flavours() {
+		if err := p.publishFlavour(m, f); err != nil {
+			p.metrics.failures.WithLabelValues(f.String()).Inc()
+			p.recordError(err)
+			p.log.Error("snapshot rejected; the last good snapshot stays in force", "flavour", f.String(), "error", err)
+		}
+	}
+}
+
+// publishFlavour builds one flavour and hands it to the sink unless its
+// versions are the ones already in force.
+func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
+	start := p.cfg.Now()
+	opts := p.cfg.Translate
+	opts.Flavour = f
+	res, err := Translate(m, opts)
+	if err != nil {
+		return err
+	}
+	snap, v, err := Build(res)
+	if err != nil {
+		return err
+	}
+	p.metrics.buildTime.Observe(p.cfg.Now().Sub(start).Seconds())
+	p.mu.Lock()
+	current, published := p.status.Versions[f]
+	p.mu.Unlock()
+	if published && current == v {
+		p.metrics.unchanged.WithLabelValues(f.String()).Inc()
+		return nil
+	}
+	if err := p.cfg.Sink.Publish(f, snap); err != nil {
+		return fmt.Errorf("publish %s: %w", f, err)
+	}
+	p.recordPublish(f, v)
+	p.log.Info("snapshot published", "flavour", f.String(),
+		"clusters", len(res.Clusters), "endpoints", endpointCount(res.Endpoints),
+		"cds", v.Clusters, "eds", v.Endpoints, "lds", v.Listeners, "rds", v.Routes)
+	return nil
+}
+
+// recordPublish notes a published flavour.
+func (p *Publisher) recordPublish(f Flavour, v Versions) {
+	now := p.cfg.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.status.Versions[f] = v
+	p.status.LastPublish = now
+	p.status.Ready = len(p.status.Versions) == len(Flavours())
+	p.metrics.publishes.WithLabelValues(f.String()).Inc()
+	p.metrics.lastPublish.WithLabelValues(f.String()).Set(float64(now.Unix()))
+}
+
+// recordError notes a rejected build.
+func (p *Publisher) recordError(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.status.LastError = err.Error()
+	p.status.LastErrorAt = p.cfg.Now()
+}
+
+// Status returns a copy of what is in force.
+func (p *Publisher) Status() PublishStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.status
+	out.Versions = maps.Clone(p.status.Versions)
+	return out
+}

@@ -1,0 +1,49 @@
+package snapshot
+
+import (
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+)
+
+// Flavour is the kind of xDS client a set of resources is built for.
+type Flavour int
+
+// The flavours: Envoy proxies (an HTTP listener with a virtual host per
+// service) and proxyless gRPC clients (an API listener per service).
+const (
+	FlavourEnvoy Flavour = iota + 1
+	FlavourGRPC
+)
+
+// String returns the flavour's name as it appears in logs and metrics.
+func (f Flavour) String() string {
+	switch f {
+	case FlavourEnvoy:
+		return "envoy"
+	case FlavourGRPC:
+		return "grpc"
+	default:
+		return "unknown"
+	}
+}
+
+// Flavours lists every flavour, in publishing order.
+func Flavours() []Flavour {
+	return []Flavour{FlavourEnvoy, FlavourGRPC}
+}
+
+// Resources are the xDS resources of one flavour, each list sorted by name.
+type Resources struct {
+	Clusters  []types.Resource
+	Endpoints []types.Resource
+	Listeners []types.Resource
+	Routes    []types.Resource
+}
+
+// Options tune the translation.
+type Options struct {
+	Flavour Flavour
+	// ListenerAddress and ListenerPort are where the Envoy flavour's HTTP
+	// listener binds.
+	ListenerAddress string
+	ListenerPort    uint32
+}

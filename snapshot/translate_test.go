@@ -1,0 +1,119 @@
+package snapshot
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// TestTranslateGolden translates every model under testdata/translate into
+// both flavours and compares each resource type with its golden file.
+func TestTranslateGolden(t *testing.T) {
+	cases, err := filepath.Glob("testdata/translate/*/model.json")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	for _, modelPath := range cases {
+		dir := filepath.Dir(modelPath)
+		m, err := loadModel(modelPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range Flavours() {
+			t.Run(filepath.Base(dir)+"/"+f.String(), func(t *testing.T) {
+				res, err := Translate(m, Options{Flavour: f, ListenerPort: 10000})
+				if err != nil {
+					t.Fatalf("Translate: %v", err)
+				}
+				if err := Validate(res); err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				for name, list := range map[string][]types.Resource{
+					"clusters": res.Clusters, "endpoints": res.Endpoints,
+					"listeners": res.Listeners, "routes": res.Routes,
+				} {
+					compareGolden(t, filepath.Join(dir, f.String(), name+".json"), list)
+				}
+			})
+		}
+	}
+}
+
+// compareGolden compares resources with a golden file of Any-wrapped JSON
+// resources, as protos (protojson's output is deliberately unstable).
+func compareGolden(t *testing.T, path string, got []types.Resource) {
+	t.Helper()
+	if *update {
+		writeGolden(t, path, got)
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run go test ./snapshot -update): %v", err)
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	want := make([]proto.Message, 0, len(raw))
+	for _, r := range raw {
+		a := &anypb.Any{}
+		if err := protojson.Unmarshal(r, a); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		msg, err := a.UnmarshalNew()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		want = append(want, msg)
+	}
+	gotMsgs := make([]proto.Message, 0, len(got))
+	for _, r := range got {
+		gotMsgs = append(gotMsgs, r)
+	}
+	if diff := cmp.Diff(want, gotMsgs, protocmp.Transform()); diff != "" {
+		t.Errorf("%s differs (-golden +got):\n%s", path, diff)
+	}
+}
+
+// writeGolden writes resources as an indented JSON array of Any messages.
+func writeGolden(t *testing.T, path string, list []types.Resource) {
+	t.Helper()
+	out := make([]any, 0, len(list))
+	for _, r := range list {
+		a, err := anypb.New(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := protojson.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	data, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
