@@ -41,7 +41,8 @@ test: consul lint
 
 ## demo: Consul, three gRPC backends, Switchyard and a proxyless gRPC client, end to end
 demo: build consul
-	$(GO) run ./examples/demo run --switchyard bin/switchyard --consul bin/consul
+	$(GO) build -o bin/switchyard-demo ./examples/demo
+	bin/switchyard-demo run --switchyard bin/switchyard --consul bin/consul
 
 ## bench: the translation benchmark (1,000 services × 10 instances)
 bench:
@@ -53,4 +54,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzInstancesFromEntries -fuzztime 30s ./discovery/
 
 clean:
-	rm -rf bin/switchyard
+	rm -f bin/switchyard bin/switchyard-demo

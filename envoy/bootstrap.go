@@ -64,6 +64,9 @@ func adsAPIConfigSource() *corev3.ApiConfigSource {
 	return &corev3.ApiConfigSource{
 		ApiType:             corev3.ApiConfigSource_GRPC,
 		TransportApiVersion: corev3.ApiVersion_V3,
+		// The server remembers the node of a stream's first request, so
+		// repeating it on every request only costs bandwidth.
+		SetNodeOnFirstMessageOnly: true,
 		GrpcServices: []*corev3.GrpcService{{
 			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
 				EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: xdsClusterName},

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const adminReadHeaderTimeout = 5 * time.Second
+
+// adminStatus is the JSON body of /status.
+type adminStatus struct {
+	Ready       bool                         `json:"ready"`
+	Consul      consulStatus                 `json:"consul"`
+	Versions    map[string]map[string]string `json:"versions"`
+	LastPublish time.Time                    `json:"last_publish"`
+	LastError   string                       `json:"last_snapshot_error,omitempty"`
+	Groups      []string                     `json:"groups"`
+}
+
+// consulStatus is the Consul part of /status; Age says how old the state in
+// force is when Consul cannot be reached.
+type consulStatus struct {
+	Ready       bool      `json:"ready"`
+	LastSuccess time.Time `json:"last_success"`
+	Age         string    `json:"age"`
+	LastError   string    `json:"last_error,omitempty"`
+	Services    int       `json:"services"`
+	Instances   int       `json:"instances"`
+}
+
+// adminHandler serves /healthz, /readyz, /metrics and /status.
+func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready() {
+			http.Error(w, "not ready: waiting for the first Consul load and snapshot", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(a.status()); err != nil {
+			a.log.Warn("write /status", "component", "admin", "error", err)
+		}
+	})
+	return mux
+}
+
+// ready is true once Consul has been fully loaded and every flavour's first
+// snapshot is published.
+func (a *app) ready() bool {
+	return a.source.Status().Ready && a.publisher.Status().Ready
+}
+
+// status gathers /status.
+func (a *app) status() adminStatus {
+	src, pub := a.source.Status(), a.publisher.Status()
+	out := adminStatus{
+		Ready: a.ready(),
+		Consul: consulStatus{
+			Ready: src.Ready, LastSuccess: src.LastSuccess, LastError: src.LastError,
+			Services: src.Services, Instances: src.Instances,
+		},
+		Versions:    map[string]map[string]string{},
+		LastPublish: pub.LastPublish,
+		LastError:   pub.LastError,
+	}
+	if !src.LastSuccess.IsZero() {
+		out.Consul.Age = time.Since(src.LastSuccess).Round(time.Millisecond).String()
+	}
+	for f, v := range pub.Versions {
+		out.Versions[f.String()] = map[string]string{"cds": v.Clusters, "eds": v.Endpoints, "lds": v.Listeners, "rds": v.Routes}
+	}
+	for _, g := range a.xds.Groups() {
+		out.Groups = append(out.Groups, g.String())
+	}
+	slices.Sort(out.Groups)
+	return out
+}
+
+// serveAdmin serves the admin HTTP server until ctx is done.
+func (a *app) serveAdmin(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- a.admin.Serve(a.adminLis) }()
+	a.log.Info("serving admin", "component", "admin", "addr", a.adminLis.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve admin: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := a.admin.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("stop admin: %w", err)
+	}
+	<-errc
+	return nil
+}

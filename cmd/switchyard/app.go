@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/hashicorp/consul/api"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/snapshot"
+	"github.com/switchyard/switchyard/xds"
+)
+
+// app is one running Switchyard: discovery feeds the publisher, the publisher
+// feeds the xDS server, and the admin server reports on all three.
+type app struct {
+	log       *slog.Logger
+	source    *discovery.ConsulSource
+	publisher *snapshot.Publisher
+	xds       *xds.Server
+	xdsLis    net.Listener
+	adminLis  net.Listener
+	admin     *http.Server
+}
+
+// newApp wires the stages and binds both listeners, so that a caller knows
+// the real addresses (for port 0) before Run.
+func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	consulCfg := api.DefaultConfig()
+	consulCfg.Address = cfg.ConsulAddr
+	client, err := api.NewClient(consulCfg)
+	if err != nil {
+		return nil, fmt.Errorf("consul client: %w", err)
+	}
+	src, err := discovery.NewConsulSource(discovery.Config{
+		Client: client, Datacenter: cfg.Datacenter, WaitTime: cfg.ConsulWait,
+		Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	srv := xds.New(xds.Config{Logger: log, Registerer: reg})
+	pub, err := snapshot.NewPublisher(snapshot.PublisherConfig{
+		Sink:      xdsSink{srv},
+		Translate: snapshot.Options{ListenerPort: cfg.EnvoyListenerPort},
+		Quiet:     cfg.DebounceQuiet, MaxDelay: cfg.DebounceMax,
+		Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
+	a := &app{log: log, source: src, publisher: pub, xds: srv}
+	if a.xdsLis, err = net.Listen("tcp", cfg.XDSAddr); err != nil {
+		return nil, fmt.Errorf("listen on --xds-addr: %w", err)
+	}
+	if a.adminLis, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		a.xdsLis.Close()
+		return nil, fmt.Errorf("listen on --admin-addr: %w", err)
+	}
+	a.admin = &http.Server{Handler: a.adminHandler(reg), ReadHeaderTimeout: adminReadHeaderTimeout}
+	return a, nil
+}
+
+// Run serves until ctx is done or a stage fails, then stops every stage.
+func (a *app) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.source.Run(ctx) })
+	g.Go(func() error { return a.publisher.Run(ctx, a.source.Models()) })
+	g.Go(func() error { return a.xds.Serve(ctx, a.xdsLis) })
+	g.Go(func() error { return a.serveAdmin(ctx) })
+	err := g.Wait()
+	a.log.Info("switchyard stopped", "error", err)
+	return err
+}
+
+// XDSAddr is the bound xDS address.
+func (a *app) XDSAddr() string { return a.xdsLis.Addr().String() }
+
+// AdminAddr is the bound admin address.
+func (a *app) AdminAddr() string { return a.adminLis.Addr().String() }
+
+// xdsSink hands the publisher's snapshots to the xDS server, mapping each
+// translation flavour to the client kind it was built for.
+type xdsSink struct{ srv *xds.Server }
+
+// Publish implements snapshot.Sink.
+func (s xdsSink) Publish(f snapshot.Flavour, snap *cachev3.Snapshot) error {
+	switch f {
+	case snapshot.FlavourEnvoy:
+		return s.srv.Publish(xds.KindEnvoy, snap)
+	case snapshot.FlavourGRPC:
+		return s.srv.Publish(xds.KindGRPC, snap)
+	default:
+		return errors.New("unknown flavour " + f.String())
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+)
+
+// serveConfig is everything `switchyard serve` is told, checked once and
+// passed down.
+type serveConfig struct {
+	ConsulAddr        string
+	Datacenter        string
+	XDSAddr           string
+	AdminAddr         string
+	EnvoyListenerPort uint32
+	LogLevel          string
+	LogFormat         string
+	DebounceQuiet     time.Duration
+	DebounceMax       time.Duration
+	ConsulWait        time.Duration
+}
+
+// defaultServeConfig returns the defaults; the Consul address follows
+// Consul's own CONSUL_HTTP_ADDR convention.
+func defaultServeConfig() serveConfig {
+	consul := os.Getenv("CONSUL_HTTP_ADDR")
+	if consul == "" {
+		consul = "127.0.0.1:8500"
+	}
+	return serveConfig{
+		ConsulAddr:        consul,
+		XDSAddr:           ":18000",
+		AdminAddr:         "127.0.0.1:18080",
+		EnvoyListenerPort: 10000,
+		LogLevel:          "info",
+		LogFormat:         "text",
+		DebounceQuiet:     50 * time.Millisecond,
+		DebounceMax:       500 * time.Millisecond,
+		ConsulWait:        5 * time.Minute,
+	}
+}
+
+// validate names the first flag whose value is unusable.
+func (c serveConfig) validate() error {
+	checks := []struct {
+		flag string
+		err  error
+	}{
+		{"--consul-addr", nonEmpty(c.ConsulAddr)},
+		{"--xds-addr", hostPort(c.XDSAddr)},
+		{"--admin-addr", hostPort(c.AdminAddr)},
+		{"--envoy-listener-port", portRange(c.EnvoyListenerPort)},
+		{"--log-level", logLevel(c.LogLevel)},
+		{"--log-format", oneOf(c.LogFormat, "text", "json")},
+		{"--debounce-quiet", durationRange(c.DebounceQuiet, time.Millisecond, 10*time.Second)},
+		{"--debounce-max", durationRange(c.DebounceMax, c.DebounceQuiet, time.Minute)},
+		{"--consul-wait", durationRange(c.ConsulWait, time.Second, 10*time.Minute)},
+	}
+	for _, ch := range checks {
+		if ch.err != nil {
+			return usageError{fmt.Errorf("invalid value for %s: %w", ch.flag, ch.err)}
+		}
+	}
+	return nil
+}
+
+func nonEmpty(s string) error {
+	if s == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+func hostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", s)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%q has a bad port", s)
+	}
+	return nil
+}
+
+func portRange(p uint32) error {
+	if p < 1 || p > 65535 {
+		return fmt.Errorf("%d is out of range 1-65535", p)
+	}
+	return nil
+}
+
+func logLevel(s string) error {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return fmt.Errorf("%q is not one of debug, info, warn, error", s)
+	}
+	return nil
+}
+
+func oneOf(s string, allowed ...string) error {
+	for _, a := range allowed {
+		if s == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %v", s, allowed)
+}
+
+func durationRange(d, lo, hi time.Duration) error {
+	if d < lo || d > hi {
+		return fmt.Errorf("%s is out of range %s-%s", d, lo, hi)
+	}
+	return nil
+}

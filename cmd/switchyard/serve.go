@@ -1,0 +1,38 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// newServeCommand builds `switchyard serve`.
+func newServeCommand() *cobra.Command {
+	cfg := defaultServeConfig()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Watch Consul and serve xDS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.validate(); err != nil {
+				return err
+			}
+			log := newLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
+			a, err := newApp(cfg, log)
+			if err != nil {
+				return err
+			}
+			return a.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.ConsulAddr, "consul-addr", cfg.ConsulAddr, "Consul HTTP address (default: $CONSUL_HTTP_ADDR, else 127.0.0.1:8500); token and TLS come from Consul's own CONSUL_* variables")
+	f.StringVar(&cfg.Datacenter, "datacenter", cfg.Datacenter, "Consul datacenter to watch (default: the agent's)")
+	f.StringVar(&cfg.XDSAddr, "xds-addr", cfg.XDSAddr, "address the xDS gRPC server listens on")
+	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "address of the admin HTTP server (/healthz, /readyz, /metrics, /status)")
+	f.Uint32Var(&cfg.EnvoyListenerPort, "envoy-listener-port", cfg.EnvoyListenerPort, "port of the HTTP listener sent to Envoy proxies")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	f.DurationVar(&cfg.DebounceQuiet, "debounce-quiet", cfg.DebounceQuiet, "quiet period that ends a burst of Consul changes before a snapshot is built")
+	f.DurationVar(&cfg.DebounceMax, "debounce-max", cfg.DebounceMax, "longest a burst of Consul changes may delay a snapshot")
+	f.DurationVar(&cfg.ConsulWait, "consul-wait", cfg.ConsulWait, "wait time of each Consul blocking query")
+	return cmd
+}

@@ -1,0 +1,79 @@
+// Command demo shows Switchyard steering live gRPC traffic.
+//
+// `demo run` starts, on loopback only, a Consul dev agent, three echo
+// backends registered in Consul with gRPC health checks, and `switchyard
+// serve`; it then dials xds:///echo as a proxyless gRPC client and prints,
+// round by round, where the RPCs land while one backend's health check fails
+// and recovers. `demo backend` runs one registered echo backend for the
+// Docker Compose example.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// exitInterrupted is the conventional exit status after SIGINT.
+const exitInterrupted = 130
+
+func main() {
+	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// execute runs the command line and maps the outcome to an exit status:
+// 0 on success, 130 after SIGINT or SIGTERM, 1 on any other error.
+func execute(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// After the first signal the commands clean up; restoring the default
+	// handlers lets a second Ctrl-C end the demo at once (the children
+	// still die with it through Pdeathsig).
+	context.AfterFunc(ctx, stop)
+
+	root := newRootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "demo: interrupted, everything stopped")
+		return exitInterrupted
+	case err != nil:
+		fmt.Fprintln(stderr, "demo:", err)
+		var uerr usageError
+		if errors.As(err, &uerr) {
+			fmt.Fprintln(stderr, "run `demo --help` for usage")
+		}
+		return 1
+	}
+	return 0
+}
+
+// newRootCommand builds the `demo` command and its subcommands.
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "demo",
+		Short:         "Watch Switchyard move gRPC traffic as Consul health changes",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageError{err}
+	})
+	root.AddCommand(newRunCommand(), newBackendCommand())
+	return root
+}
+
+// usageError marks an error in the command line rather than in the demo.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
