@@ -52,8 +52,9 @@ func TestBootstrap(t *testing.T) {
 			}
 			diffProto(t, &bootstrapv3.Bootstrap_DynamicResources{
 				AdsConfig: &corev3.ApiConfigSource{
-					ApiType:             corev3.ApiConfigSource_GRPC,
-					TransportApiVersion: corev3.ApiVersion_V3,
+					ApiType:                   corev3.ApiConfigSource_GRPC,
+					TransportApiVersion:       corev3.ApiVersion_V3,
+					SetNodeOnFirstMessageOnly: true,
 					GrpcServices: []*corev3.GrpcService{{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
 						EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: "switchyard_xds"},
 					}}},
