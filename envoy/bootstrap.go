@@ -43,7 +43,7 @@ func Bootstrap(opts BootstrapOptions) *bootstrapv3.Bootstrap {
 	if adminAddress == "" {
 		adminAddress = defaultAdminAddress
 	}
-	xds := DNSCluster(ClusterOptions{Name: xdsClusterName, HTTP2: true}, DNSStrict,
+	xds := DNSCluster(ClusterOptions{Name: xdsClusterName, Protocol: UpstreamHTTP2}, DNSStrict,
 		[]LocalityEndpoints{{Endpoints: []Endpoint{{Address: opts.XDSHost, Port: opts.XDSPort}}}})
 	return &bootstrapv3.Bootstrap{
 		Node: &corev3.Node{Id: opts.NodeID, Cluster: opts.Cluster},

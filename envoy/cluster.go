@@ -24,10 +24,25 @@ type ClusterOptions struct {
 	Name string
 	// ConnectTimeout bounds upstream connection setup; zero means 5s.
 	ConnectTimeout time.Duration
-	// HTTP2 says the upstream speaks HTTP/2 (for example gRPC), so Envoy must
-	// not fall back to HTTP/1.1 towards it.
-	HTTP2 bool
+	// Protocol is the HTTP protocol Envoy speaks to the cluster's hosts.
+	Protocol UpstreamProtocol
 }
+
+// UpstreamProtocol is the HTTP protocol Envoy speaks to a cluster's hosts.
+// Proxyless gRPC clients ignore it.
+type UpstreamProtocol int
+
+const (
+	// UpstreamHTTP1 is Envoy's own default, HTTP/1.1; the cluster carries no
+	// protocol options.
+	UpstreamHTTP1 UpstreamProtocol = iota
+	// UpstreamHTTP2 always speaks HTTP/2, as gRPC upstreams require.
+	UpstreamHTTP2
+	// UpstreamDownstream speaks what the client spoke: HTTP/2 for a gRPC
+	// client, HTTP/1.1 for curl. It suits an upstream whose protocol is not
+	// known.
+	UpstreamDownstream
+)
 
 // DNSType selects how a DNS cluster resolves its hosts.
 type DNSType int
@@ -96,12 +111,30 @@ func baseCluster(opts ClusterOptions, typ clusterv3.Cluster_DiscoveryType) *clus
 		ConnectTimeout:       durationpb.New(timeout),
 		LbPolicy:             clusterv3.Cluster_ROUND_ROBIN,
 	}
-	if opts.HTTP2 {
-		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{
-			httpProtocolOptionsKey: mustAny(http2ProtocolOptions()),
-		}
+	if po := upstreamProtocolOptions(opts.Protocol); po != nil {
+		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpProtocolOptionsKey: mustAny(po)}
 	}
 	return c
+}
+
+// upstreamProtocolOptions returns the protocol options of a protocol, or nil
+// for Envoy's default.
+func upstreamProtocolOptions(p UpstreamProtocol) *httpv3.HttpProtocolOptions {
+	switch p {
+	case UpstreamHTTP2:
+		return http2ProtocolOptions()
+	case UpstreamDownstream:
+		return &httpv3.HttpProtocolOptions{
+			UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_UseDownstreamProtocolConfig{
+				UseDownstreamProtocolConfig: &httpv3.HttpProtocolOptions_UseDownstreamHttpConfig{
+					HttpProtocolOptions:  &corev3.Http1ProtocolOptions{},
+					Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
+				},
+			},
+		}
+	default:
+		return nil
+	}
 }
 
 // http2ProtocolOptions returns upstream options that speak HTTP/2 explicitly,

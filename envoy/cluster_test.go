@@ -20,7 +20,7 @@ func TestEDSCluster(t *testing.T) {
 	}{
 		{name: "default timeout", opts: ClusterOptions{Name: "web"}, wantTimeout: 5 * time.Second},
 		{name: "explicit timeout", opts: ClusterOptions{Name: "web", ConnectTimeout: 250 * time.Millisecond}, wantTimeout: 250 * time.Millisecond},
-		{name: "http2", opts: ClusterOptions{Name: "grpc", HTTP2: true}, wantTimeout: 5 * time.Second},
+		{name: "http2", opts: ClusterOptions{Name: "grpc", Protocol: UpstreamHTTP2}, wantTimeout: 5 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,7 +42,7 @@ func TestEDSCluster(t *testing.T) {
 				ConnectTimeout: durationpb.New(tt.wantTimeout),
 				LbPolicy:       clusterv3.Cluster_ROUND_ROBIN,
 			}, got)
-			checkHTTP2(t, opts, tt.opts.HTTP2)
+			checkHTTP2(t, opts, tt.opts.Protocol == UpstreamHTTP2)
 		})
 	}
 }
@@ -107,7 +107,7 @@ func TestDNSCluster(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := DNSCluster(ClusterOptions{Name: "ext", HTTP2: true}, tt.dns, tt.localities)
+			got := DNSCluster(ClusterOptions{Name: "ext", Protocol: UpstreamHTTP2}, tt.dns, tt.localities)
 			mustValidate(t, got)
 			if got.GetType() != tt.wantType {
 				t.Errorf("type = %v, want %v", got.GetType(), tt.wantType)
@@ -133,6 +133,37 @@ func TestDNSCluster(t *testing.T) {
 			}
 			if !slices.Equal(hosts, tt.wantHosts) || !slices.Equal(zones, tt.wantZones) {
 				t.Errorf("hosts %v in zones %v, want %v in %v", hosts, zones, tt.wantHosts, tt.wantZones)
+			}
+		})
+	}
+}
+
+func TestUpstreamProtocolOptions(t *testing.T) {
+	tests := []struct {
+		name     string
+		protocol UpstreamProtocol
+		check    func(*httpv3.HttpProtocolOptions) bool
+	}{
+		{"http1 carries no options", UpstreamHTTP1, func(o *httpv3.HttpProtocolOptions) bool { return o == nil }},
+		{"http2 is explicit", UpstreamHTTP2, func(o *httpv3.HttpProtocolOptions) bool {
+			return o.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil
+		}},
+		{"downstream offers both", UpstreamDownstream, func(o *httpv3.HttpProtocolOptions) bool {
+			d := o.GetUseDownstreamProtocolConfig()
+			return d.GetHttpProtocolOptions() != nil && d.GetHttp2ProtocolOptions() != nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := EDSCluster(ClusterOptions{Name: "web", Protocol: tt.protocol})
+			mustValidate(t, c)
+			var got *httpv3.HttpProtocolOptions
+			if a := c.GetTypedExtensionProtocolOptions()[httpProtocolOptionsKey]; a != nil {
+				got = unpack(t, a, &httpv3.HttpProtocolOptions{})
+				mustValidate(t, got)
+			}
+			if !tt.check(got) {
+				t.Errorf("protocol options = %v", got)
 			}
 		})
 	}

@@ -78,10 +78,14 @@ func translateGRPC(m discovery.Model) Resources {
 // addUpstream appends the cluster of a service and, for an EDS cluster, its
 // endpoint assignment. A service with any hostname address resolves by DNS:
 // Envoy gets STRICT_DNS, gRPC clients LOGICAL_DNS (the only DNS type they
-// accept).
+// accept). Envoy speaks to the upstream in the protocol its client used, so
+// gRPC through Envoy works before anyone declares a protocol.
 func addUpstream(res *Resources, svc discovery.Service, flavour Flavour) {
 	name := ClusterName(svc.Name)
 	opts := envoy.ClusterOptions{Name: name}
+	if flavour == FlavourEnvoy {
+		opts.Protocol = envoy.UpstreamDownstream
+	}
 	localities := localityEndpoints(svc.Instances, flavour)
 	if !hasHostname(svc.Instances) {
 		res.Clusters = append(res.Clusters, envoy.EDSCluster(opts))
