@@ -1,0 +1,41 @@
+package layering
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/switchyard/switchyard/"
+
+// TestImportDirection reads `go list -deps` and fails on any import that
+// runs against the data flow.
+func TestImportDirection(t *testing.T) {
+	rules := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"discovery", []string{"github.com/envoyproxy/go-control-plane", module + "snapshot", module + "xds", module + "envoy"}},
+		{"envoy", []string{module}},
+		{"snapshot", []string{module + "xds", module + "cmd"}},
+		{"xds", []string{module + "discovery", module + "snapshot", "github.com/hashicorp/consul"}},
+	}
+	for _, r := range rules {
+		t.Run(r.pkg, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", module+r.pkg).Output()
+			if err != nil {
+				t.Fatalf("go list: %v", err)
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				if dep == module+r.pkg {
+					continue
+				}
+				for _, f := range r.forbidden {
+					if strings.HasPrefix(dep, f) {
+						t.Errorf("%s depends on %s", r.pkg, dep)
+					}
+				}
+			}
+		})
+	}
+}
