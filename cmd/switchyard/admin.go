@@ -32,8 +32,12 @@ type consulStatus struct {
 	LastSuccess time.Time `json:"last_success"`
 	Age         string    `json:"age"`
 	LastError   string    `json:"last_error,omitempty"`
-	Services    int       `json:"services"`
-	Instances   int       `json:"instances"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// Failing is true while the last query failed: the state in force is
+	// Age old.
+	Failing   bool `json:"failing"`
+	Services  int  `json:"services"`
+	Instances int  `json:"instances"`
 }
 
 // adminHandler serves /healthz, /readyz, /metrics and /status.
@@ -74,6 +78,7 @@ func (a *app) status() adminStatus {
 		Ready: a.ready(),
 		Consul: consulStatus{
 			Ready: src.Ready, LastSuccess: src.LastSuccess, LastError: src.LastError,
+			LastErrorAt: src.LastErrorAt, Failing: src.LastErrorAt.After(src.LastSuccess),
 			Services: src.Services, Instances: src.Instances,
 		},
 		Versions:    map[string]map[string]string{},

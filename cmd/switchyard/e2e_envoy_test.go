@@ -188,7 +188,7 @@ func TestConsulDeathKeepsTraffic(t *testing.T) {
 	}
 	var status adminStatus
 	adminJSON(t, sy.app.AdminAddr(), "/status", &status)
-	if status.Consul.LastError == "" || status.Consul.Age == "" {
+	if !status.Consul.Failing || status.Consul.LastError == "" || status.Consul.Age == "" {
 		t.Errorf("/status does not show Consul's failure and the state's age: %+v", status.Consul)
 	}
 	if httpStatus(sy.app.AdminAddr(), "/readyz") != 200 {

@@ -1,0 +1,79 @@
+package discovery
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultWaitTime   = 5 * time.Minute
+	DefaultRateLimit  = rate.Limit(10)
+	DefaultRateBurst  = 5
+	DefaultMinBackoff = 250 * time.Millisecond
+	DefaultMaxBackoff = 30 * time.Second
+)
+
+// Config configures a ConsulSource. Only Client is required; every other zero
+// field takes the matching Default value.
+type Config struct {
+	// Client talks to the Consul agent, usually the local one.
+	Client *api.Client
+	// Datacenter is the datacenter to watch; empty means the agent's own,
+	// read once at the start of Run. Model.Datacenter and
+	// Service.Datacenter are set from it.
+	Datacenter string
+	// WaitTime is how long one blocking query may wait for a change.
+	WaitTime time.Duration
+	// RateLimit and RateBurst bound how often each watch queries Consul,
+	// whatever Consul answers.
+	RateLimit rate.Limit
+	RateBurst int
+	// MinBackoff and MaxBackoff bound the jittered exponential backoff
+	// after a failed query.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives the source's logs, with component=discovery added;
+	// nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the source's metrics; nil registers none.
+	Registerer prometheus.Registerer
+}
+
+// withDefaults fills the zero fields and rejects values that cannot work.
+func (c Config) withDefaults() (Config, error) {
+	if c.Client == nil {
+		return c, errors.New("discovery: Config.Client is nil")
+	}
+	c.WaitTime = orDefault(c.WaitTime, DefaultWaitTime)
+	c.RateLimit = orDefault(c.RateLimit, DefaultRateLimit)
+	c.RateBurst = orDefault(c.RateBurst, DefaultRateBurst)
+	c.MinBackoff = orDefault(c.MinBackoff, DefaultMinBackoff)
+	c.MaxBackoff = orDefault(c.MaxBackoff, DefaultMaxBackoff)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	switch {
+	case c.WaitTime < 0:
+		return c, fmt.Errorf("discovery: WaitTime %s is negative", c.WaitTime)
+	case c.RateLimit < 0 || c.RateBurst < 0:
+		return c, fmt.Errorf("discovery: rate limit %v burst %d must not be negative", c.RateLimit, c.RateBurst)
+	case c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff:
+		return c, fmt.Errorf("discovery: backoff bounds %s..%s are not ordered", c.MinBackoff, c.MaxBackoff)
+	}
+	return c, nil
+}
+
+// orDefault returns def when v is zero.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,48 @@
+package discovery
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the source's Prometheus collectors. They always exist, so the
+// code that updates them needs no nil checks; they are registered only when
+// Config.Registerer is set.
+type metrics struct {
+	requests    *prometheus.CounterVec
+	lastSuccess prometheus.Gauge
+	watches     prometheus.Gauge
+	aclFiltered prometheus.Counter
+}
+
+// newMetrics creates the collectors and registers them with reg, if any.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_consul_requests_total",
+			Help: "Consul queries made by discovery, by endpoint (catalog, health) and result (ok, error).",
+		}, []string{"endpoint", "result"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchyard_consul_last_success_timestamp_seconds",
+			Help: "Unix time of the last query Consul answered.",
+		}),
+		watches: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchyard_consul_watches",
+			Help: "Blocking-query watches running, each holding one connection to Consul.",
+		}),
+		aclFiltered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchyard_consul_acl_filtered_total",
+			Help: "Consul answers whose results were filtered by ACLs.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.lastSuccess, m.watches, m.aclFiltered} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("discovery: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
