@@ -8,7 +8,7 @@ import "time"
 type debouncer struct {
 	quiet, maxDelay time.Duration
 	timer           *time.Timer
-	first, last     time.Time
+	first           time.Time
 }
 
 // newDebouncer returns a stopped debouncer.
@@ -18,19 +18,19 @@ func newDebouncer(quiet, maxDelay time.Duration) *debouncer {
 	return &debouncer{quiet: quiet, maxDelay: maxDelay, timer: t}
 }
 
-// event records an event at now and re-arms the timer.
-func (d *debouncer) event(now time.Time) {
+// event records an event and re-arms the timer: quiet from now, but never
+// past maxDelay after the burst's first event.
+func (d *debouncer) event() {
+	now := time.Now()
 	if d.first.IsZero() {
 		d.first = now
 	}
-	d.last = now
-	fire := min(d.last.Add(d.quiet).Sub(now), d.first.Add(d.maxDelay).Sub(now))
-	d.timer.Reset(max(fire, 0))
+	d.timer.Reset(max(min(d.quiet, d.first.Add(d.maxDelay).Sub(now)), 0))
 }
 
-// fired resets the burst once the timer has fired.
+// fired ends the burst once the timer has fired.
 func (d *debouncer) fired() {
-	d.first, d.last = time.Time{}, time.Time{}
+	d.first = time.Time{}
 }
 
 // C is the channel the debouncer fires on.

@@ -7,6 +7,7 @@ type metrics struct {
 	publishes   *prometheus.CounterVec
 	unchanged   *prometheus.CounterVec
 	failures    *prometheus.CounterVec
+	warnings    *prometheus.CounterVec
 	lastPublish *prometheus.GaugeVec
 	buildTime   prometheus.Histogram
 }
@@ -26,6 +27,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "switchyard_snapshot_failures_total",
 			Help: "Rebuilds rejected by translation or validation; the last good snapshot stayed in force.",
 		}, []string{"flavour"}),
+		warnings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_snapshot_warnings_total",
+			Help: "Parts of a model that could not be expressed (such as a virtual host whose domains were taken), by flavour.",
+		}, []string{"flavour"}),
 		lastPublish: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchyard_snapshot_last_publish_timestamp_seconds",
 			Help: "Unix time of the last published snapshot, by flavour.",
@@ -37,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.publishes, m.unchanged, m.failures, m.lastPublish, m.buildTime)
+		reg.MustRegister(m.publishes, m.unchanged, m.failures, m.warnings, m.lastPublish, m.buildTime)
 	}
 	return m
 }

@@ -33,8 +33,6 @@ type PublisherConfig struct {
 	Logger   *slog.Logger
 	// Registerer registers the publisher's metrics; nil registers none.
 	Registerer prometheus.Registerer
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 }
 
 // PublishStatus is what the publisher has in force.
@@ -70,9 +68,6 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	return &Publisher{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "snapshot"),
@@ -96,20 +91,21 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 				return nil
 			}
 			pending = &m
-			d.event(p.cfg.Now())
+			d.event()
 		case <-d.C():
 			d.fired()
 			if pending != nil {
-				p.PublishModel(*pending)
+				p.publishModel(*pending)
 				pending = nil
 			}
 		}
 	}
 }
 
-// PublishModel builds and publishes every flavour of one model at once,
-// without coalescing.
-func (p *Publisher) PublishModel(m discovery.Model) {
+// publishModel builds and publishes every flavour of one model at once,
+// without coalescing. Only Run's goroutine calls it, which keeps publishes in
+// order.
+func (p *Publisher) publishModel(m discovery.Model) {
 	for _, f := range Flavours() {
 		if err := p.publishFlavour(m, f); err != nil {
 			p.metrics.failures.WithLabelValues(f.String()).Inc()
@@ -122,7 +118,7 @@ func (p *Publisher) PublishModel(m discovery.Model) {
 // publishFlavour builds one flavour and hands it to the sink unless its
 // versions are the ones already in force.
 func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
-	start := p.cfg.Now()
+	start := time.Now()
 	opts := p.cfg.Translate
 	opts.Flavour = f
 	res, err := Translate(m, opts)
@@ -133,13 +129,17 @@ func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 	if err != nil {
 		return err
 	}
-	p.metrics.buildTime.Observe(p.cfg.Now().Sub(start).Seconds())
+	p.metrics.buildTime.Observe(time.Since(start).Seconds())
 	p.mu.Lock()
 	current, published := p.status.Versions[f]
 	p.mu.Unlock()
 	if published && current == v {
 		p.metrics.unchanged.WithLabelValues(f.String()).Inc()
 		return nil
+	}
+	for _, w := range res.Warnings {
+		p.metrics.warnings.WithLabelValues(f.String()).Inc()
+		p.log.Warn("model partly translated", "flavour", f.String(), "warning", w)
 	}
 	if err := p.cfg.Sink.Publish(f, snap); err != nil {
 		return fmt.Errorf("publish %s: %w", f, err)
@@ -153,7 +153,7 @@ func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 
 // recordPublish notes a published flavour.
 func (p *Publisher) recordPublish(f Flavour, v Versions) {
-	now := p.cfg.Now()
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.status.Versions[f] = v
@@ -168,7 +168,7 @@ func (p *Publisher) recordError(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.status.LastError = err.Error()
-	p.status.LastErrorAt = p.cfg.Now()
+	p.status.LastErrorAt = time.Now()
 }
 
 // Status returns a copy of what is in force.

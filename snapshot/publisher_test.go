@@ -60,13 +60,13 @@ func TestPublisherKeepsLastGoodAndSkipsUnchanged(t *testing.T) {
 	p := newTestPublisher(t, sink, reg)
 	good := mixedModel(t)
 
-	p.PublishModel(good)
+	p.publishModel(good)
 	if !p.Status().Ready || sink.count(FlavourEnvoy) != 1 || sink.count(FlavourGRPC) != 1 {
 		t.Fatalf("first model: ready=%v envoy=%d grpc=%d", p.Status().Ready, sink.count(FlavourEnvoy), sink.count(FlavourGRPC))
 	}
 	before := p.Status().Versions
 
-	p.PublishModel(mixedModel(t))
+	p.publishModel(mixedModel(t))
 	if sink.count(FlavourEnvoy) != 1 {
 		t.Errorf("identical model was published again")
 	}
@@ -76,7 +76,7 @@ func TestPublisherKeepsLastGoodAndSkipsUnchanged(t *testing.T) {
 
 	bad := mixedModel(t)
 	bad.Services[0].Instances[0].Port = 70000 // not a port: fails validation
-	p.PublishModel(bad)
+	p.publishModel(bad)
 	if sink.count(FlavourEnvoy) != 1 || sink.count(FlavourGRPC) != 1 {
 		t.Errorf("invalid model reached the sink")
 	}

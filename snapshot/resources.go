@@ -37,6 +37,9 @@ type Resources struct {
 	Endpoints []types.Resource
 	Listeners []types.Resource
 	Routes    []types.Resource
+	// Warnings are parts of the model that could not be expressed, such as
+	// a virtual host left out because its domains were taken.
+	Warnings []string
 }
 
 // Options tune the translation.

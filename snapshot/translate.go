@@ -30,25 +30,30 @@ func Translate(m discovery.Model, opts Options) (Resources, error) {
 
 // translateEnvoy builds one HTTP listener whose route configuration has a
 // virtual host per service, plus a cluster (and, unless it resolves by DNS,
-// an endpoint assignment) per service.
+// an endpoint assignment) per service. Envoy rejects a whole route
+// configuration in which two virtual hosts share a domain, so a service whose
+// domains are taken (a service named "web.service.consul" next to "web", or
+// names differing only in case) keeps its cluster but gets no virtual host,
+// and a warning says so.
 func translateEnvoy(m discovery.Model, opts Options) Resources {
 	var res Resources
 	vhosts := make([]*routev3.VirtualHost, 0, len(m.Services))
-	seen := make(map[string]bool, len(m.Services))
+	owner := make(map[string]string, 6*len(m.Services))
 	for _, svc := range sortedServices(m.Services) {
 		addUpstream(&res, svc, FlavourEnvoy)
-		// Envoy rejects a route configuration in which two virtual hosts
-		// share a domain; Consul names differing only in case would.
-		key := strings.ToLower(svc.Name)
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
 		dc := svc.Datacenter
 		if dc == "" {
 			dc = m.Datacenter
 		}
-		vhosts = append(vhosts, envoy.VirtualHost(svc.Name, virtualHostDomains(svc.Name, dc), ClusterName(svc.Name)))
+		domains := virtualHostDomains(svc.Name, dc)
+		if taken := takenDomain(owner, domains); taken != "" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("service %q gets no Envoy virtual host: domain %q already belongs to service %q", svc.Name, taken, owner[taken]))
+			continue
+		}
+		for _, d := range domains {
+			owner[d] = svc.Name
+		}
+		vhosts = append(vhosts, envoy.VirtualHost(svc.Name, domains, ClusterName(svc.Name)))
 	}
 	name := EnvoyHTTPListenerName(opts.ListenerPort)
 	address := opts.ListenerAddress
@@ -58,6 +63,16 @@ func translateEnvoy(m discovery.Model, opts Options) Resources {
 	res.Listeners = []types.Resource{envoy.HTTPListener(name, address, opts.ListenerPort, name)}
 	res.Routes = []types.Resource{envoy.RouteConfig(name, vhosts)}
 	return res
+}
+
+// takenDomain returns the first of domains that already has an owner.
+func takenDomain(owner map[string]string, domains []string) string {
+	for _, d := range domains {
+		if _, ok := owner[d]; ok {
+			return d
+		}
+	}
+	return ""
 }
 
 // translateGRPC builds, per service, the API listener a gRPC client asks for
@@ -76,10 +91,14 @@ func translateGRPC(m discovery.Model) Resources {
 }
 
 // addUpstream appends the cluster of a service and, for an EDS cluster, its
-// endpoint assignment. A service with any hostname address resolves by DNS:
-// Envoy gets STRICT_DNS, gRPC clients LOGICAL_DNS (the only DNS type they
-// accept). Envoy speaks to the upstream in the protocol its client used, so
-// gRPC through Envoy works before anyone declares a protocol.
+// endpoint assignment. Envoy speaks to the upstream in the protocol its
+// client used, so gRPC through Envoy works before anyone declares a protocol.
+// A service with a hostname among the endpoints that may take traffic
+// resolves by DNS: Envoy gets STRICT_DNS over all of them; gRPC clients get
+// LOGICAL_DNS (the only DNS type they accept), which holds exactly one host,
+// the first hostname endpoint. A service with no such endpoint stays EDS, so
+// one with nothing healthy is an empty assignment, never an empty DNS
+// cluster (which gRPC clients reject).
 func addUpstream(res *Resources, svc discovery.Service, flavour Flavour) {
 	name := ClusterName(svc.Name)
 	opts := envoy.ClusterOptions{Name: name}
@@ -87,27 +106,29 @@ func addUpstream(res *Resources, svc discovery.Service, flavour Flavour) {
 		opts.Protocol = envoy.UpstreamDownstream
 	}
 	localities := localityEndpoints(svc.Instances, flavour)
-	if !hasHostname(svc.Instances) {
+	host, ok := firstHostname(localities)
+	switch {
+	case !ok:
 		res.Clusters = append(res.Clusters, envoy.EDSCluster(opts))
 		res.Endpoints = append(res.Endpoints, envoy.LoadAssignment(name, localities))
-		return
+	case flavour == FlavourGRPC:
+		res.Clusters = append(res.Clusters, envoy.DNSCluster(opts, envoy.DNSLogical, []envoy.LocalityEndpoints{host}))
+	default:
+		res.Clusters = append(res.Clusters, envoy.DNSCluster(opts, envoy.DNSStrict, localities))
 	}
-	dns := envoy.DNSStrict
-	if flavour == FlavourGRPC {
-		dns = envoy.DNSLogical
-	}
-	res.Clusters = append(res.Clusters, envoy.DNSCluster(opts, dns, localities))
 }
 
-// hasHostname reports whether any instance is addressed by a hostname
-// rather than an IP.
-func hasHostname(instances []discovery.Instance) bool {
-	for _, inst := range instances {
-		if net.ParseIP(inst.Address) == nil {
-			return true
+// firstHostname returns the first endpoint addressed by a hostname rather
+// than an IP, alone in its locality.
+func firstHostname(localities []envoy.LocalityEndpoints) (envoy.LocalityEndpoints, bool) {
+	for _, l := range localities {
+		for _, ep := range l.Endpoints {
+			if net.ParseIP(ep.Address) == nil {
+				return envoy.LocalityEndpoints{Locality: l.Locality, Endpoints: []envoy.Endpoint{ep}}, true
+			}
 		}
 	}
-	return false
+	return envoy.LocalityEndpoints{}, false
 }
 
 // sortedServices returns the services sorted by name without touching the

@@ -9,6 +9,8 @@ import (
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/switchyard/switchyard/discovery"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -115,5 +117,33 @@ func writeGolden(t *testing.T, path string, list []types.Resource) {
 	}
 	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTranslateWarnsOnTakenDomains checks that a service whose Envoy domains
+// belong to another service keeps its cluster, gets no virtual host, and is
+// named in a warning, while everything else is translated.
+func TestTranslateWarnsOnTakenDomains(t *testing.T) {
+	m, err := loadModel("testdata/translate/mixed/model.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Services = append(m.Services, discovery.Service{Name: "web.service.consul"})
+	res, err := Translate(m, Options{Flavour: FlavourEnvoy, ListenerPort: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(res); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	want := []string{
+		`service "web" gets no Envoy virtual host: domain "web" already belongs to service "Web"`,
+		`service "web.service.consul" gets no Envoy virtual host: domain "web.service.consul" already belongs to service "Web"`,
+	}
+	if diff := cmp.Diff(want, res.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	if got := names(res.Clusters); !got["web"] || !got["web.service.consul"] || !got["Web"] {
+		t.Errorf("clusters %v: every service keeps its cluster", got)
 	}
 }

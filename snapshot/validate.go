@@ -3,6 +3,7 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -38,6 +39,7 @@ func Validate(res Resources) error {
 		}
 	}
 	errs = append(errs, checkReferences(res)...)
+	errs = append(errs, checkDomains(res)...)
 	return errors.Join(errs...)
 }
 
@@ -72,6 +74,27 @@ func checkReferences(res Resources) []error {
 		}
 		if !endpoints[name] {
 			errs = append(errs, fmt.Errorf("cluster %q: endpoint assignment %q does not exist", c.GetName(), name))
+		}
+	}
+	return errs
+}
+
+// checkDomains reports a domain that two virtual hosts of one route
+// configuration share: Envoy rejects the whole configuration for it.
+func checkDomains(res Resources) []error {
+	var errs []error
+	for _, r := range res.Routes {
+		rc := r.(*routev3.RouteConfiguration)
+		owner := map[string]string{}
+		for _, vh := range rc.GetVirtualHosts() {
+			for _, d := range vh.GetDomains() {
+				key := strings.ToLower(d)
+				if prev, ok := owner[key]; ok {
+					errs = append(errs, fmt.Errorf("route configuration %q: domain %q is in virtual hosts %q and %q", rc.GetName(), d, prev, vh.GetName()))
+					continue
+				}
+				owner[key] = vh.GetName()
+			}
 		}
 	}
 	return errs

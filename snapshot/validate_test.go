@@ -8,6 +8,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/switchyard/switchyard/envoy"
 )
@@ -41,10 +42,23 @@ func TestValidateRejects(t *testing.T) {
 		{"invalid proto", FlavourEnvoy, func(r *Resources) {
 			r.Endpoints = append(r.Endpoints, &endpointv3.ClusterLoadAssignment{})
 		}, "ClusterName"},
-		{"weighted cluster to nowhere", FlavourEnvoy, func(r *Resources) {
+		{"route to an unknown cluster", FlavourEnvoy, func(r *Resources) {
 			rc := r.Routes[0].(*routev3.RouteConfiguration)
 			rc.VirtualHosts = append(rc.VirtualHosts, envoy.VirtualHost("ghost", []string{"ghost"}, "ghost"))
 		}, `cluster "ghost" does not exist`},
+		{"weighted cluster to nowhere", FlavourGRPC, func(r *Resources) {
+			rc := r.Routes[0].(*routev3.RouteConfiguration)
+			rc.VirtualHosts[0].Routes[0].GetRoute().ClusterSpecifier = &routev3.RouteAction_WeightedClusters{
+				WeightedClusters: &routev3.WeightedCluster{Clusters: []*routev3.WeightedCluster_ClusterWeight{
+					{Name: "api", Weight: wrapperspb.UInt32(90)},
+					{Name: "api~canary", Weight: wrapperspb.UInt32(10)},
+				}},
+			}
+		}, `cluster "api~canary" does not exist`},
+		{"two virtual hosts share a domain", FlavourEnvoy, func(r *Resources) {
+			rc := r.Routes[0].(*routev3.RouteConfiguration)
+			rc.VirtualHosts = append(rc.VirtualHosts, envoy.VirtualHost("copy", []string{"API"}, "api"))
+		}, `domain "API" is in virtual hosts "api" and "copy"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
