@@ -9,6 +9,8 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // sent is the last response of one type on one stream.
@@ -54,8 +56,17 @@ func (c *callbacks) OnStreamClosed(id int64, node *corev3.Node) {
 	c.log.Debug("stream closed", "stream", id, "node", node.GetId())
 }
 
-// OnStreamRequest registers the node's group and handles ACKs and NACKs. On a
-// NACK it rewrites the request's version to the rejected one: the cache then
+// OnDeltaStreamOpen refuses incremental (delta) xDS, which Switchyard does
+// not serve yet, so a delta client fails at once with a clear status rather
+// than waiting on a stream that never answers.
+func (c *callbacks) OnDeltaStreamOpen(_ context.Context, id int64, typeURL string) error {
+	c.log.Warn("refused a delta xDS stream; only state-of-the-world is served", "stream", id, "type", typeURL)
+	return status.Error(codes.Unimplemented, "switchyard serves state-of-the-world xDS only; delta xDS is not supported")
+}
+
+// OnStreamRequest registers the node's group and handles ACKs and NACKs. A
+// request that answers an older response than the last one sent is stale:
+// go-control-plane ignores it, and so do the counts. On a NACK it rewrites the request's version to the rejected one: the cache then
 // sees a client that is up to date and answers only when the snapshot
 // changes, instead of re-sending the rejected resources in a tight loop
 // (go-control-plane issues #46, #962).
@@ -65,18 +76,19 @@ func (c *callbacks) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest)
 		return nil
 	}
 	typ := shortType(req.GetTypeUrl())
+	c.mu.Lock()
+	last := c.lastSent[id][req.GetTypeUrl()]
+	c.mu.Unlock()
+	if last.nonce != req.GetResponseNonce() {
+		c.log.Debug("stale request ignored", "node", req.GetNode().GetId(), "type", typ, "nonce", req.GetResponseNonce())
+		return nil
+	}
 	if req.GetErrorDetail() == nil {
 		c.metrics.acks.WithLabelValues(typ).Inc()
 		c.log.Debug("ack", "node", req.GetNode().GetId(), "type", typ, "version", req.GetVersionInfo())
 		return nil
 	}
-	c.mu.Lock()
-	last := c.lastSent[id][req.GetTypeUrl()]
-	c.mu.Unlock()
-	rejected := req.GetVersionInfo()
-	if last.nonce == req.GetResponseNonce() {
-		rejected = last.version
-	}
+	rejected := last.version
 	c.metrics.nacks.WithLabelValues(typ).Inc()
 	c.log.Warn("nack: client rejected config", "node", req.GetNode().GetId(),
 		"group", GroupOf(req.GetNode()).String(), "type", typ, "version", rejected,

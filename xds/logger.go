@@ -17,8 +17,10 @@ func (l cacheLogger) Debugf(format string, args ...any) { l.log.Debug(fmt.Sprint
 // chatter, so they go to debug.
 func (l cacheLogger) Infof(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
 
-// Warnf logs at warn level.
-func (l cacheLogger) Warnf(format string, args ...any) { l.log.Warn(fmt.Sprintf(format, args...)) }
+// Warnf logs at debug level: go-control-plane's only warnings are an ADS
+// watch waiting for a client to ask for new resources, which is the normal
+// course of adding a service.
+func (l cacheLogger) Warnf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
 
 // Errorf logs at error level.
 func (l cacheLogger) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }

@@ -66,7 +66,8 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	metrics   *metrics
-	cache     cachev3.SnapshotCache
+	caches    map[Kind]cachev3.SnapshotCache
+	mux       *cachev3.MuxCache
 	callbacks *callbacks
 
 	mu     sync.Mutex
@@ -85,11 +86,32 @@ func New(cfg Config) *Server {
 		latest:  map[Kind]*cachev3.Snapshot{},
 		groups:  map[Group]bool{},
 	}
-	// ads=false: in ADS mode go-control-plane holds responses back until a
-	// client has asked for every resource, which a gRPC client never does.
-	s.cache = cachev3.NewSnapshotCache(false, groupHash{}, cacheLogger{log: log})
+	s.caches, s.mux = newCaches(cacheLogger{log: log})
 	s.callbacks = newCallbacks(log, s.metrics, s.addGroup)
 	return s
+}
+
+// newCaches returns one snapshot cache per client kind and the mux that
+// routes each request to its kind's cache. Envoy's cache runs in ADS mode: it
+// answers a type only once the client has asked for every resource of it,
+// and answers pending watches in type order, so a new cluster reaches an
+// Envoy before the endpoints and routes that need it. gRPC clients ask only
+// for what their routes reference, never for everything, so their cache must
+// not wait for that.
+func newCaches(log cacheLogger) (map[Kind]cachev3.SnapshotCache, *cachev3.MuxCache) {
+	caches := map[Kind]cachev3.SnapshotCache{
+		KindEnvoy: cachev3.NewSnapshotCache(true, groupHash{}, log),
+		KindGRPC:  cachev3.NewSnapshotCache(false, groupHash{}, log),
+	}
+	mux := &cachev3.MuxCache{
+		Classify:      func(r *cachev3.Request) string { return GroupOf(r.GetNode()).Kind.String() },
+		ClassifyDelta: func(r *cachev3.DeltaRequest) string { return GroupOf(r.GetNode()).Kind.String() },
+		Caches:        map[string]cachev3.Cache{},
+	}
+	for k, c := range caches {
+		mux.Caches[k.String()] = c
+	}
+	return caches, mux
 }
 
 // Publish puts a snapshot in force for every group of one kind, and for the
@@ -128,7 +150,7 @@ func (s *Server) addGroup(g Group) {
 
 // setSnapshot hands a snapshot to the cache for one group.
 func (s *Server) setSnapshot(g Group, snap *cachev3.Snapshot) error {
-	if err := s.cache.SetSnapshot(context.Background(), g.String(), snap); err != nil {
+	if err := s.caches[g.Kind].SetSnapshot(context.Background(), g.String(), snap); err != nil {
 		return fmt.Errorf("set snapshot for %s: %w", g, err)
 	}
 	return nil
@@ -148,7 +170,7 @@ func (s *Server) Groups() []Group {
 // Serve serves xDS on lis until ctx is done, then stops every stream, waits
 // up to ShutdownGrace for handlers to return and closes the listener.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	xdsServer := serverv3.NewServer(ctx, s.cache, s.callbacks)
+	xdsServer := serverv3.NewServer(ctx, s.mux, s.callbacks)
 	gs := grpc.NewServer(
 		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -14,6 +15,10 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/switchyard/switchyard/envoy"
 	"github.com/switchyard/switchyard/internal/simenvoy"
@@ -28,7 +33,7 @@ func testSnapshot(t *testing.T, v string, port uint32) *cachev3.Snapshot {
 	return testSnapshotRDS(t, v, v, port)
 }
 
-// testSnapshotRDS is testSnapshot with its own endpoint version.
+// testSnapshotRDS is testSnapshot with its own route version.
 func testSnapshotRDS(t *testing.T, v, rds string, port uint32) *cachev3.Snapshot {
 	t.Helper()
 	snap, err := cachev3.NewSnapshot(v, map[resourcev3.Type][]types.Resource{
@@ -111,14 +116,23 @@ func TestServerServesGroupsIncludingLateOnes(t *testing.T) {
 	late := startEnvoy(t, addr, simenvoy.Config{NodeID: "late", Cluster: "other"})
 	waitState(t, late, allTypes("v1"))
 
-	// A gRPC client's group gets nothing from an Envoy snapshot.
 	if err := srv.Publish(KindEnvoy, testSnapshot(t, "v2", 8081)); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, early, allTypes("v2"))
 	waitState(t, late, allTypes("v2"))
-	if got := len(srv.Groups()); got != 2 {
-		t.Errorf("groups = %d, want 2 (one per node.cluster)", got)
+	// A gRPC client's group is served its own kind's snapshot, and
+	// publishing it leaves the Envoy groups alone.
+	grpcClient := startEnvoy(t, addr, simenvoy.Config{NodeID: "app-1", Cluster: "edge", UserAgent: "gRPC Go"})
+	if err := srv.Publish(KindGRPC, testSnapshot(t, "g1", 9090)); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, grpcClient, allTypes("g1"))
+	if got := early.State().Types[resourcev3.ClusterType].Version; got != "v2" {
+		t.Errorf("envoy group moved to %q after a gRPC publish", got)
+	}
+	if got := len(srv.Groups()); got != 3 {
+		t.Errorf("groups = %d, want 3 (kind and node.cluster)", got)
 	}
 }
 
@@ -164,5 +178,31 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestDeltaIsRefused checks that a delta xDS client gets Unimplemented at
+// once instead of a stream that never answers.
+func TestDeltaIsRefused(t *testing.T) {
+	_, addr := startServer(t)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&discoveryv3.DeltaDiscoveryRequest{
+		Node: &corev3.Node{Id: "delta-1", UserAgentName: "envoy"}, TypeUrl: resourcev3.ClusterType,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = stream.Recv()
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("delta stream answered %v, want Unimplemented", err)
 	}
 }
