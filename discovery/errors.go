@@ -42,3 +42,14 @@ func asPermissionError(path string, err error) *PermissionError {
 	}
 	return &PermissionError{Path: path, Err: err}
 }
+
+// filteredEmpty returns an error for an answer that is empty only because
+// Consul's ACLs filtered it: the token sees nothing, which says nothing about
+// what exists, so it must never replace the last known state (a token whose
+// policy was narrowed would otherwise empty the whole fleet).
+func filteredEmpty(path string, n int, meta *api.QueryMeta) error {
+	if n > 0 || meta == nil || !meta.ResultsFilteredByACLs {
+		return nil
+	}
+	return fmt.Errorf("consul answered %s with nothing because ACLs filtered every result: the token cannot see what is registered", path)
+}

@@ -101,7 +101,7 @@ func (s *ConsulSource) datacenter(ctx context.Context) (string, error) {
 		}
 		if perr := asPermissionError(selfPath, err); perr != nil {
 			s.status.failed(perr, time.Now())
-			return "", fmt.Errorf("read the agent's datacenter (or set Config.Datacenter): %w", perr)
+			return "", fmt.Errorf("read the agent's datacenter (a token without agent:read needs the datacenter set explicitly): %w", perr)
 		}
 		delay := backoff(failures, s.cfg.MinBackoff, s.cfg.MaxBackoff)
 		s.status.failed(err, time.Now())

@@ -349,3 +349,37 @@ func TestRevokedTokenKeepsLastModel(t *testing.T) {
 	default:
 	}
 }
+
+// TestACLFilteredEmptyAnswerIsAnError gives the source a token that may read
+// nodes but no service: Consul answers the catalog with nothing, flagged as
+// filtered. That must be an error, not an empty catalog.
+func TestACLFilteredEmptyAnswerIsAnError(t *testing.T) {
+	agent := consulagent.StartWithT(t, consulagent.Options{HCL: []string{aclHCL}})
+	admin := tokenClient(t, agent, managementToken)
+	if _, _, err := admin.ACL().PolicyCreate(&api.ACLPolicy{Name: "nodes-only", Rules: `node_prefix "" { policy = "read" }`}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := admin.ACL().TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{Name: "nodes-only"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "web-1", Name: "web", Port: 80}); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, agent, func(c *Config) {
+		c.Datacenter = "dc1"
+		c.Client = tokenClient(t, agent, tok.SecretID)
+	})
+	h.run()
+	h.eventually("the filtered answer is an error", func() bool {
+		return strings.Contains(h.src.Status().LastError, "ACLs filtered every result")
+	})
+	if st := h.src.Status(); st.Ready {
+		t.Errorf("status = %+v, want not ready", st)
+	}
+	select {
+	case m := <-h.src.Models():
+		t.Fatalf("a model was sent from a filtered, empty catalog: %+v", m)
+	default:
+	}
+}

@@ -114,6 +114,9 @@ func (ws *watchSet) catalogWatch() *blockingWatch[[]string] {
 			if err != nil {
 				return nil, nil, err
 			}
+			if err := filteredEmpty(catalogPath, len(services), meta); err != nil {
+				return nil, nil, err
+			}
 			return slices.Sorted(maps.Keys(services)), meta, nil
 		},
 		equal: slices.Equal[[]string],
@@ -137,6 +140,9 @@ func (ws *watchSet) healthWatch(sw *serviceWatch) *blockingWatch[[]Instance] {
 		fetch: func(q *api.QueryOptions) ([]Instance, *api.QueryMeta, error) {
 			entries, meta, err := ws.src.cfg.Client.Health().Service(sw.name, "", false, q)
 			if err != nil {
+				return nil, nil, err
+			}
+			if err := filteredEmpty("/v1/health/service/"+sw.name, len(entries), meta); err != nil {
 				return nil, nil, err
 			}
 			return instancesFromEntries(entries), meta, nil
