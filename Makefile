@@ -4,8 +4,9 @@
 GO          ?= go
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 PKGS        := ./...
-GOFILES_DIRS := cmd discovery envoy snapshot xds internal examples
+GOFILES_DIRS := cmd discovery envoy snapshot xds internal examples tools
 STATICCHECK_VERSION := v0.8.2
+STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
 
 .PHONY: all build consul staticcheck lint test demo bench fuzz clean
 
@@ -22,17 +23,19 @@ bin/consul: tools/consul/go.mod tools/consul/go.sum
 	cd tools/consul && GOFLAGS=-mod=mod $(GO) build -o ../../bin/consul github.com/hashicorp/consul
 	@touch bin/consul
 
-## staticcheck: the pinned staticcheck → bin/staticcheck
-staticcheck: bin/staticcheck
+## staticcheck: the pinned staticcheck → bin/staticcheck-<version>
+staticcheck: $(STATICCHECK)
 
-bin/staticcheck:
-	GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/bin/.staticcheck $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv bin/.staticcheck/staticcheck $@
 
-## lint: gofmt, go vet, staticcheck
+## lint: gofmt, go mod tidy, go vet, staticcheck
 lint: staticcheck
 	@out=$$(gofmt -l $(GOFILES_DIRS)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet $(PKGS)
-	bin/staticcheck $(PKGS)
+	$(STATICCHECK) $(PKGS)
 
 ## test: everything CI runs — lint, then every test with -race, including the
 ## end-to-end tests against a real Consul dev agent

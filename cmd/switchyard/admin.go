@@ -25,8 +25,9 @@ type adminStatus struct {
 	Groups      []string                     `json:"groups"`
 }
 
-// consulStatus is the Consul part of /status; Age says how old the state in
-// force is when Consul cannot be reached.
+// consulStatus is the Consul part of /status. While the last query failed,
+// Failing is true and Age says how old the state in force is (time since the
+// last answered query); otherwise Age is zero.
 type consulStatus struct {
 	Ready       bool      `json:"ready"`
 	LastSuccess time.Time `json:"last_success"`
@@ -85,7 +86,8 @@ func (a *app) status() adminStatus {
 		LastPublish: pub.LastPublish,
 		LastError:   pub.LastError,
 	}
-	if !src.LastSuccess.IsZero() {
+	out.Consul.Age = "0s"
+	if out.Consul.Failing && !src.LastSuccess.IsZero() {
 		out.Consul.Age = time.Since(src.LastSuccess).Round(time.Millisecond).String()
 	}
 	for f, v := range pub.Versions {

@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/switchyard/switchyard/envoy"
 )
@@ -71,5 +75,30 @@ func TestVersionCommand(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := execute(context.Background(), []string{"version"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "switchyard ") {
 		t.Errorf("exit %d, output %q", code, stdout.String())
+	}
+}
+
+// TestExampleBootstrapMatchesCommand keeps examples/envoy/envoy-bootstrap.yaml
+// what `switchyard bootstrap` prints for the flags in its header.
+func TestExampleBootstrapMatchesCommand(t *testing.T) {
+	data, err := os.ReadFile("../../examples/envoy/envoy-bootstrap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := envoy.ParseBootstrapYAML(data)
+	if err != nil {
+		t.Fatalf("example bootstrap is not valid: %v", err)
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"bootstrap", "--node-id", "edge-1", "--cluster", "edge", "--xds-address", "switchyard:18000", "--admin-address", "0.0.0.0", "--admin-port", "9901"}
+	if code := execute(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	generated, err := envoy.ParseBootstrapYAML(stdout.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(generated, example, protocmp.Transform()); diff != "" {
+		t.Errorf("examples/envoy/envoy-bootstrap.yaml drifted from `switchyard %s` (-generated +example):\n%s", strings.Join(args, " "), diff)
 	}
 }

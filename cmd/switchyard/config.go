@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -93,11 +92,7 @@ func portRange(p uint32) error {
 }
 
 func logLevel(s string) error {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return fmt.Errorf("%q is not one of debug, info, warn, error", s)
-	}
-	return nil
+	return oneOf(s, "debug", "info", "warn", "error")
 }
 
 func oneOf(s string, allowed ...string) error {

@@ -173,7 +173,7 @@ func TestConsulDeathKeepsTraffic(t *testing.T) {
 	waitUntil(t, "switchyard notices Consul is gone", func() bool { return sy.app.source.Status().LastError != "" })
 	// Keep sending for a while (at least 10 batches, about two seconds).
 	for deadline, batch := time.Now().Add(2*time.Second), 0; batch < 10 || (time.Now().Before(deadline) && batch < 500); batch++ {
-		if counts := spread(t, cc, 30); !servedBy(counts, all...) {
+		if counts := spreadStrict(t, cc, 30); !servedBy(counts, all...) {
 			t.Fatalf("traffic changed after Consul died: %v", counts)
 		}
 	}

@@ -52,7 +52,7 @@ func TestTrafficFollowsConsul(t *testing.T) {
 func assertNeverServed(t *testing.T, cc *grpc.ClientConn, id string) {
 	t.Helper()
 	for range 5 {
-		if n := spread(t, cc, 30)[id]; n != 0 {
+		if n := spreadStrict(t, cc, 30)[id]; n != 0 {
 			t.Fatalf("%s answered %d RPCs after it left", id, n)
 		}
 	}

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -175,28 +175,41 @@ func dialXDS(t *testing.T, xdsAddr, nodeID, service string) *grpc.ClientConn {
 	return cc
 }
 
-// spread sends n RPCs and returns how many each instance answered.
+// spread sends n RPCs and returns how many each instance answered. While
+// traffic converges some RPCs may fail; spreadStrict is for when none may.
 func spread(t *testing.T, cc *grpc.ClientConn, n int) map[string]int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	counts, _, err := echo.Spread(ctx, cc, n)
-	if err != nil {
-		t.Fatal(err)
+	counts, _ := spreadFailures(t, cc, n)
+	return counts
+}
+
+// spreadStrict is spread that fails the test on any failed RPC.
+func spreadStrict(t *testing.T, cc *grpc.ClientConn, n int) map[string]int {
+	t.Helper()
+	counts, failed := spreadFailures(t, cc, n)
+	if failed > 0 {
+		t.Fatalf("%d of %d RPCs failed (answers %v)", failed, n, counts)
 	}
 	return counts
 }
 
+// spreadFailures sends n RPCs and returns the answers per instance and the
+// number of failed RPCs.
+func spreadFailures(t *testing.T, cc *grpc.ClientConn, n int) (map[string]int, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	counts, failed, err := echo.Spread(ctx, cc, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts, failed
+}
+
 // servedBy reports whether a batch of RPCs was answered by exactly ids.
 func servedBy(counts map[string]int, ids ...string) bool {
-	got := make([]string, 0, len(counts))
-	for id := range counts {
-		got = append(got, id)
-	}
-	sort.Strings(got)
-	want := slices.Clone(ids)
-	sort.Strings(want)
-	return slices.Equal(got, want)
+	want := slices.Sorted(slices.Values(ids))
+	return slices.Equal(slices.Sorted(maps.Keys(counts)), want)
 }
 
 // durationStats returns the median and the worst of ds, formatted.

@@ -23,7 +23,10 @@ var version = "dev"
 // usageError is a command-line mistake: it exits 2 with a one-line message.
 type usageError struct{ err error }
 
+// Error returns the message of the mistake.
 func (e usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying error.
 func (e usageError) Unwrap() error { return e.err }
 
 func main() {
