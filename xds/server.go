@@ -70,6 +70,9 @@ type Server struct {
 	mux       *cachev3.MuxCache
 	callbacks *callbacks
 
+	// known holds every registered group, so that the per-request check
+	// never waits for a Publish holding mu.
+	known  sync.Map
 	mu     sync.Mutex
 	latest map[Kind]*cachev3.Snapshot
 	groups map[Group]bool
@@ -133,12 +136,16 @@ func (s *Server) Publish(kind Kind, snap *cachev3.Snapshot) error {
 // snapshot of its kind. The lock is held across SetSnapshot so that a
 // concurrent Publish can never be overwritten by an older snapshot.
 func (s *Server) addGroup(g Group) {
+	if _, ok := s.known.Load(g); ok {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.groups[g] {
 		return
 	}
 	s.groups[g] = true
+	s.known.Store(g, true)
 	s.metrics.groups.Set(float64(len(s.groups)))
 	s.log.Info("new client group", "group", g.String())
 	if snap := s.latest[g.Kind]; snap != nil {

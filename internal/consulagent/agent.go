@@ -42,8 +42,6 @@ var errPortInUse = errors.New("port already in use")
 type Options struct {
 	// Binary is the consul executable; empty means Binary().
 	Binary string
-	// DataDir is unused: a dev agent keeps its state in memory.
-	DataDir string
 	// Log receives the agent's stdout and stderr; nil discards them.
 	Log io.Writer
 	// StartTimeout bounds Start, retries included; zero means 30 seconds.
