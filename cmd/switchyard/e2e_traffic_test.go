@@ -11,7 +11,8 @@ import (
 
 // TestTrafficFollowsConsul drives real gRPC xDS clients through Switchyard
 // while Consul changes: every passing instance gets traffic, a critical one
-// loses it, a new one gains it and a deregistered one gets none. Each change
+// or one in maintenance loses it, a new one gains it and a deregistered one
+// gets none. Each change
 // is timed from the Consul write to the first batch of RPCs that shows it.
 func TestTrafficFollowsConsul(t *testing.T) {
 	c := startConsul(t)
@@ -41,6 +42,17 @@ func TestTrafficFollowsConsul(t *testing.T) {
 		measure(id+" passing", func() { c.setHealth(t, id, api.HealthPassing) }, all...)
 	}
 
+	agent := c.client.Agent()
+	measure("echo-2 maintenance on", func() {
+		if err := agent.EnableServiceMaintenance("echo-2", "test"); err != nil {
+			t.Fatal(err)
+		}
+	}, without(all, "echo-2")...)
+	measure("echo-2 maintenance off", func() {
+		if err := agent.DisableServiceMaintenance("echo-2"); err != nil {
+			t.Fatal(err)
+		}
+	}, all...)
 	measure("echo-4 registered", func() { startBackends(t, c, "echo", "echo-4") }, append(all, "echo-4")...)
 	measure("echo-4 deregistered", func() { c.deregister(t, "echo-4") }, all...)
 	assertNeverServed(t, cc, "echo-4")
