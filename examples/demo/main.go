@@ -42,8 +42,19 @@ func execute(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	return exitStatus(ctx.Err() != nil, err, stderr)
+}
+
+// exitStatus reports err on stderr and maps it to the exit status: 130 if
+// the demo was interrupted, else 1 for any error, including a failed
+// cleanup after an otherwise successful run, and 0 for none.
+func exitStatus(interrupted bool, err error, stderr io.Writer) int {
+	var cerr cleanupError
 	switch {
-	case ctx.Err() != nil:
+	case interrupted && errors.As(err, &cerr):
+		fmt.Fprintln(stderr, "demo: interrupted;", cerr)
+		return exitInterrupted
+	case interrupted:
 		fmt.Fprintln(stderr, "demo: interrupted, everything stopped")
 		return exitInterrupted
 	case err != nil:

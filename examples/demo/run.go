@@ -68,8 +68,10 @@ func newRunCommand() *cobra.Command {
 }
 
 // runDemo starts everything, drives the traffic phases and stops everything
-// again, whatever happens; ctx ends on SIGINT or SIGTERM.
-func runDemo(ctx context.Context, out io.Writer, cfg runConfig) error {
+// again, whatever happens; ctx ends on SIGINT or SIGTERM. Anything that did
+// not stop cleanly is part of the returned error, so a demo that leaves
+// something behind never succeeds.
+func runDemo(ctx context.Context, out io.Writer, cfg runConfig) (err error) {
 	start := time.Now()
 	for _, bin := range []string{cfg.Switchyard, cfg.Consul} {
 		if err := checkExecutable(bin); err != nil {
@@ -81,7 +83,7 @@ func runDemo(ctx context.Context, out io.Writer, cfg runConfig) error {
 		return fmt.Errorf("create log directory: %w", err)
 	}
 	var cl cleanups
-	defer cl.run(out)
+	defer func() { err = errors.Join(err, cl.run(out)) }()
 
 	fmt.Fprintf(out, "logs in %s\n", dir)
 	agent, client, err := startConsul(ctx, out, cfg, filepath.Join(dir, "consul.log"), &cl)
@@ -118,7 +120,10 @@ func runDemo(ctx context.Context, out io.Writer, cfg runConfig) error {
 	if err := t.waitFirstAnswer(ctx); err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
-	return t.phases(ctx, backends[cfg.Failing])
+	if err := t.phases(ctx, backends[cfg.Failing]); err != nil {
+		return fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	return nil
 }
 
 // startConsul starts the dev agent, logging to logPath, and returns it with
@@ -194,16 +199,30 @@ func (c *cleanups) add(name string, fn func() error) {
 	c.steps = append(c.steps, cleanupStep{name: name, fn: fn})
 }
 
-// run calls every registered step once, newest first, and reports failures.
-func (c *cleanups) run(out io.Writer) {
+// run calls every registered step once, newest first, even after a step
+// failed, and returns a cleanupError naming every step that failed.
+func (c *cleanups) run(out io.Writer) error {
 	if len(c.steps) == 0 {
-		return
+		return nil
 	}
+	var failed []error
 	for i := len(c.steps) - 1; i >= 0; i-- {
 		if err := c.steps[i].fn(); err != nil {
 			fmt.Fprintf(out, "cleanup: stop %s: %v\n", c.steps[i].name, err)
+			failed = append(failed, fmt.Errorf("stop %s: %w", c.steps[i].name, err))
 		}
 	}
 	c.steps = nil
+	if len(failed) > 0 {
+		fmt.Fprintf(out, "cleanup: %d step(s) failed; check for processes the demo left behind\n", len(failed))
+		return cleanupError{errors.Join(failed...)}
+	}
 	fmt.Fprintln(out, "cleanup: everything the demo started is stopped")
+	return nil
 }
+
+// cleanupError is a failure to stop something the demo started.
+type cleanupError struct{ err error }
+
+func (e cleanupError) Error() string { return "cleanup: " + e.err.Error() }
+func (e cleanupError) Unwrap() error { return e.err }

@@ -69,7 +69,7 @@ func (t *traffic) waitFirstAnswer(ctx context.Context) error {
 // summary.
 func (t *traffic) phases(ctx context.Context, failing *echo.Backend) error {
 	heading(t.out, fmt.Sprintf("baseline: %d round(s) of %d RPCs", t.cfg.Baseline, t.cfg.RPCs))
-	base, err := t.rounds(ctx, "baseline", t.cfg.Baseline, nil)
+	base, err := t.steady(ctx, "baseline", t.cfg.Baseline)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (t *traffic) phases(ctx context.Context, failing *echo.Backend) error {
 	heading(t.out, "failing "+failing.ID+"'s health check")
 	changed := time.Now()
 	failing.SetServing(false)
-	drained, err := t.rounds(ctx, failing.ID+" failing", 0, func(r round) bool { return r.Counts[failing.ID] == 0 })
+	drained, err := t.converge(ctx, failing.ID+" failing", drainedGoal(t.ids, failing.ID))
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (t *traffic) phases(ctx context.Context, failing *echo.Backend) error {
 	heading(t.out, "restoring "+failing.ID)
 	changed = time.Now()
 	failing.SetServing(true)
-	back, err := t.rounds(ctx, failing.ID+" restored", 0, func(r round) bool { return r.Counts[failing.ID] > 0 })
+	back, err := t.converge(ctx, failing.ID+" restored", restoredGoal(t.ids))
 	if err != nil {
 		return err
 	}
@@ -105,33 +105,52 @@ func (t *traffic) phases(ctx context.Context, failing *echo.Backend) error {
 	return nil
 }
 
-// rounds runs rounds back to back. With n > 0 it runs exactly n; else it
-// runs until done holds for a round, failing once cfg.Converge has passed.
-func (t *traffic) rounds(ctx context.Context, name string, n int, done func(round) bool) (phaseResult, error) {
+// steady runs exactly n rounds.
+func (t *traffic) steady(ctx context.Context, name string, n int) (phaseResult, error) {
+	res := phaseResult{name: name, totals: newRound()}
+	for range n {
+		if _, err := t.next(ctx, &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// converge runs rounds until one meets g, failing once cfg.Converge has
+// passed without such a round.
+func (t *traffic) converge(ctx context.Context, name string, g goal) (phaseResult, error) {
 	res := phaseResult{name: name, totals: newRound()}
 	began := time.Now()
-	limit := n
-	if limit <= 0 {
-		limit = int(t.cfg.Converge/t.cfg.Round) + 1
-	}
-	for range limit {
-		r, err := t.round(ctx)
+	why := "no round yet"
+	for range int(t.cfg.Converge/t.cfg.Round) + 1 {
+		r, err := t.next(ctx, &res)
 		if err != nil {
-			return res, fmt.Errorf("%s: %w", name, err)
+			return res, err
 		}
-		res.rounds++
-		res.totals.add(r)
-		if n <= 0 && done(r) {
+		if why = g.unmet(r); why == "" {
 			return res, nil
 		}
-		if n <= 0 && time.Since(began) >= t.cfg.Converge {
+		if time.Since(began) >= t.cfg.Converge {
 			break
 		}
 	}
-	if n > 0 {
-		return res, nil
+	return res, fmt.Errorf("%s: traffic did not follow the health change within %s (%d round(s); last round: %s)", name, t.cfg.Converge, res.rounds, why)
+}
+
+// next runs one round and adds it to res. It fails when the round's RPCs
+// mostly failed: the client then has no working endpoints, which no health
+// change of one instance should cause.
+func (t *traffic) next(ctx context.Context, res *phaseResult) (round, error) {
+	r, err := t.round(ctx)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", res.name, err)
 	}
-	return res, fmt.Errorf("%s: traffic did not follow the health change within %s (%d round(s))", name, t.cfg.Converge, res.rounds)
+	res.rounds++
+	res.totals.add(r)
+	if mostFailed(r) {
+		return r, fmt.Errorf("%s: %d of %d RPCs in one round failed (last: %s): the client has no working endpoints", res.name, r.Failed, r.Total, r.LastErr)
+	}
+	return r, nil
 }
 
 // round sends cfg.RPCs RPCs spread evenly over cfg.Round, like steady live
@@ -167,7 +186,8 @@ func (t *traffic) round(ctx context.Context) (round, error) {
 	return r, nil
 }
 
-// summary prints one line per phase and the grand total.
+// summary prints one line per phase, the grand total and whether any RPC
+// failed on the way.
 func (t *traffic) summary(results []phaseResult) {
 	heading(t.out, "summary")
 	all := newRound()
@@ -184,6 +204,7 @@ func (t *traffic) summary(results []phaseResult) {
 		shares = append(shares, fmt.Sprintf("%s %.1f%%", id, 100*all.share(id)))
 	}
 	fmt.Fprintf(t.out, "  %-16s %16d RPCs, %d errors: %s\n", "total", all.Total, all.Failed, strings.Join(shares, ", "))
+	fmt.Fprintln(t.out, "  "+errorVerdict(all))
 }
 
 // heading prints a phase heading.
