@@ -1,7 +1,21 @@
 // Package simenvoy is a simulated Envoy for tests: it speaks state-of-the-world
-// ADS the way Envoy does — wildcard CDS and LDS, EDS and RDS by the names the
-// clusters and listeners reference — and ACKs (or, when told to, NACKs) every
-// response, keeping what it has accepted.
+// ADS the way Envoy (v1.3x) does — the node on the first request only,
+// wildcard CDS and LDS, EDS and RDS by the names the clusters and listeners
+// reference — and ACKs (or NACKs) every response, keeping what it has
+// accepted.
+//
+// Like Envoy it warms what changed: an EDS cluster that an accepted CDS
+// response adds or modifies is warming until an EDS response carries its
+// ClusterLoadAssignment, and a listener that an accepted LDS response adds or
+// modifies and that loads its routes over RDS is warming until an RDS
+// response carries its RouteConfiguration. After such a CDS (LDS) update it
+// sends an EDS (RDS) request again, at the version and nonce it already has,
+// even when the names it asks for did not change — a server that answers
+// only new versions leaves those clusters warming (FAILURE_MODES row 5).
+//
+// It NACKs what Envoy rejects beyond the protos' own validation (see check):
+// duplicate virtual host domains, LOGICAL_DNS clusters without exactly one
+// endpoint, hostnames over EDS, a router that is not the last HTTP filter.
 package simenvoy
 
 import (
@@ -11,11 +25,14 @@ import (
 	"slices"
 	"sync"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 )
@@ -31,18 +48,29 @@ type Config struct {
 	Reject func(resp *discoveryv3.DiscoveryResponse) error
 }
 
-// TypeState is what the proxy has accepted of one type.
+// TypeState is what the proxy has accepted of one type. For EDS and RDS,
+// whose responses may carry only some resources, Resources are the latest
+// accepted resource of each name the proxy subscribes to.
 type TypeState struct {
 	Version   string
 	Resources map[string]proto.Message
 }
 
 // State is everything the proxy has accepted, by type URL, plus counts of
-// what it received.
+// what it received and what is still warming.
 type State struct {
 	Types     map[string]TypeState
 	Responses map[string]int
 	NACKs     map[string]int
+	// LastNACK is the error detail of the latest NACK of each type.
+	LastNACK map[string]string
+	// Warming lists, sorted, the EDS clusters that an accepted CDS response
+	// added or changed and that have not received their endpoints since.
+	Warming []string
+	// WarmingListeners lists, sorted, the listeners that an accepted LDS
+	// response added or changed and that still wait for a route
+	// configuration over RDS.
+	WarmingListeners []string
 }
 
 // Envoy is one simulated proxy with one ADS stream.
@@ -52,13 +80,22 @@ type Envoy struct {
 	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
 	cancel context.CancelFunc
 	done   chan struct{}
+	// nodeSent is only used by the goroutine that sends: Start, then
+	// receive.
+	nodeSent bool
 
-	mu      sync.Mutex
-	state   State
-	nonces  map[string]string
-	names   map[string][]string
-	changed chan struct{}
-	err     error
+	mu     sync.Mutex
+	state  State
+	nonces map[string]string
+	// names are the EDS and RDS resource names subscribed to.
+	names map[string][]string
+	// warmingClusters maps each warming cluster to its EDS service name;
+	// warmingListeners each warming listener to the route configurations
+	// it still waits for.
+	warmingClusters  map[string]string
+	warmingListeners map[string][]string
+	changed          chan struct{}
+	err              error
 }
 
 // Start connects to an xDS server and subscribes like Envoy does.
@@ -79,13 +116,18 @@ func Start(ctx context.Context, addr string, cfg Config) (*Envoy, error) {
 	}
 	e := &Envoy{
 		cfg: cfg, conn: conn, stream: stream, cancel: cancel, done: make(chan struct{}),
-		state:   State{Types: map[string]TypeState{}, Responses: map[string]int{}, NACKs: map[string]int{}},
-		nonces:  map[string]string{},
-		names:   map[string][]string{},
-		changed: make(chan struct{}),
+		state: State{
+			Types: map[string]TypeState{}, Responses: map[string]int{},
+			NACKs: map[string]int{}, LastNACK: map[string]string{},
+		},
+		nonces:           map[string]string{},
+		names:            map[string][]string{},
+		warmingClusters:  map[string]string{},
+		warmingListeners: map[string][]string{},
+		changed:          make(chan struct{}),
 	}
 	for _, typ := range []string{resourcev3.ClusterType, resourcev3.ListenerType} {
-		if err := e.send(typ, "", "", nil, nil); err != nil {
+		if err := e.send(&discoveryv3.DiscoveryRequest{TypeUrl: typ}); err != nil {
 			cancel()
 			conn.Close()
 			return nil, err
@@ -106,7 +148,13 @@ func (e *Envoy) Close() {
 func (e *Envoy) State() State {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := State{Types: map[string]TypeState{}, Responses: map[string]int{}, NACKs: map[string]int{}}
+	// Resource maps are never changed once stored, so sharing them is safe.
+	out := State{
+		Types: map[string]TypeState{}, Responses: map[string]int{},
+		NACKs: map[string]int{}, LastNACK: map[string]string{},
+		Warming:          sortedKeys(e.warmingClusters),
+		WarmingListeners: sortedKeys(e.warmingListeners),
+	}
 	for k, v := range e.state.Types {
 		out.Types[k] = v
 	}
@@ -115,6 +163,9 @@ func (e *Envoy) State() State {
 	}
 	for k, v := range e.state.NACKs {
 		out.NACKs[k] = v
+	}
+	for k, v := range e.state.LastNACK {
+		out.LastNACK[k] = v
 	}
 	return out
 }
@@ -164,11 +215,18 @@ func (e *Envoy) finish(err error) {
 		err = context.Canceled
 	}
 	e.err = fmt.Errorf("ads stream ended: %w", err)
+	e.notify()
+}
+
+// notify wakes waiters; e.mu is held.
+func (e *Envoy) notify() {
 	close(e.changed)
 	e.changed = make(chan struct{})
 }
 
-// handle ACKs or NACKs one response and subscribes to what it references.
+// handle ACKs or NACKs one response and, after a cluster or listener update,
+// asks for what the new clusters and listeners need, as Envoy does: first
+// the ACK, then the request of the dependent type.
 func (e *Envoy) handle(resp *discoveryv3.DiscoveryResponse) error {
 	typ := resp.GetTypeUrl()
 	var rejectErr error
@@ -176,73 +234,163 @@ func (e *Envoy) handle(resp *discoveryv3.DiscoveryResponse) error {
 		rejectErr = e.cfg.Reject(resp)
 	}
 	resources, err := unpack(resp)
-	if err != nil && rejectErr == nil {
+	if rejectErr == nil {
 		rejectErr = err
 	}
 	e.mu.Lock()
+	if rejectErr == nil {
+		rejectErr = check(typ, resources, e.state.Types[resourcev3.ClusterType].Resources)
+	}
 	e.nonces[typ] = resp.GetNonce()
 	e.state.Responses[typ]++
-	accepted := e.state.Types[typ].Version
+	var follow *discoveryv3.DiscoveryRequest
 	if rejectErr == nil {
-		e.state.Types[typ] = TypeState{Version: resp.GetVersionInfo(), Resources: resources}
-		accepted = resp.GetVersionInfo()
+		follow = e.accept(typ, resp.GetVersionInfo(), resources)
 	} else {
 		e.state.NACKs[typ]++
+		e.state.LastNACK[typ] = rejectErr.Error()
 	}
-	names := e.names[typ]
-	close(e.changed)
-	e.changed = make(chan struct{})
+	ack := &discoveryv3.DiscoveryRequest{
+		TypeUrl:       typ,
+		VersionInfo:   e.state.Types[typ].Version,
+		ResponseNonce: resp.GetNonce(),
+		ResourceNames: e.names[typ],
+	}
+	if rejectErr != nil {
+		ack.ErrorDetail = &status.Status{Code: int32(codes.InvalidArgument), Message: rejectErr.Error()}
+	}
+	e.notify()
 	e.mu.Unlock()
 
-	var detail *status.Status
-	if rejectErr != nil {
-		detail = &status.Status{Code: 3, Message: rejectErr.Error()}
-	}
-	if err := e.send(typ, accepted, resp.GetNonce(), names, detail); err != nil {
+	if err := e.send(ack); err != nil {
 		return err
 	}
-	if rejectErr != nil {
-		return nil
+	if follow != nil {
+		return e.send(follow)
 	}
-	return e.subscribeReferences(typ, resources)
+	return nil
 }
 
-// subscribeReferences asks for the EDS and RDS names that accepted clusters
-// and listeners reference, when they changed.
-func (e *Envoy) subscribeReferences(typ string, resources map[string]proto.Message) error {
-	var child string
-	var want []string
+// accept stores an accepted response, updates what is warming, and returns
+// the request of the dependent type that Envoy would send next, if any.
+// e.mu is held.
+func (e *Envoy) accept(typ, version string, resources map[string]proto.Message) *discoveryv3.DiscoveryRequest {
+	prev := e.state.Types[typ].Resources
 	switch typ {
 	case resourcev3.ClusterType:
-		child, want = resourcev3.EndpointType, edsNames(resources)
+		e.state.Types[typ] = TypeState{Version: version, Resources: resources}
+		return e.clustersUpdated(prev, resources)
 	case resourcev3.ListenerType:
-		child, want = resourcev3.RouteType, rdsNames(resources)
+		e.state.Types[typ] = TypeState{Version: version, Resources: resources}
+		return e.listenersUpdated(prev, resources)
+	case resourcev3.EndpointType:
+		e.state.Types[typ] = TypeState{Version: version, Resources: mergeSubscribed(prev, resources, e.names[typ])}
+		for cluster, service := range e.warmingClusters {
+			if _, ok := resources[service]; ok {
+				delete(e.warmingClusters, cluster)
+			}
+		}
+	case resourcev3.RouteType:
+		e.state.Types[typ] = TypeState{Version: version, Resources: mergeSubscribed(prev, resources, e.names[typ])}
+		for listener, waiting := range e.warmingListeners {
+			waiting = slices.DeleteFunc(slices.Clone(waiting), func(name string) bool {
+				_, ok := resources[name]
+				return ok
+			})
+			if len(waiting) == 0 {
+				delete(e.warmingListeners, listener)
+			} else {
+				e.warmingListeners[listener] = waiting
+			}
+		}
 	default:
-		return nil
+		e.state.Types[typ] = TypeState{Version: version, Resources: resources}
 	}
-	e.mu.Lock()
-	if slices.Equal(e.names[child], want) {
-		e.mu.Unlock()
-		return nil
-	}
-	e.names[child] = want
-	version, nonce := e.state.Types[child].Version, e.nonces[child]
-	e.mu.Unlock()
-	return e.send(child, version, nonce, want, nil)
+	return nil
 }
 
-// send writes one discovery request.
-func (e *Envoy) send(typ, version, nonce string, names []string, detail *status.Status) error {
-	req := &discoveryv3.DiscoveryRequest{
-		Node: &corev3.Node{
+// clustersUpdated starts warming every EDS cluster that is new or changed,
+// forgets removed ones, and returns the EDS request Envoy sends after such a
+// CDS update: the full list of names at the EDS version and nonce it has,
+// even when that list did not change. e.mu is held.
+func (e *Envoy) clustersUpdated(prev, cur map[string]proto.Message) *discoveryv3.DiscoveryRequest {
+	warm := false
+	for name, m := range cur {
+		c := m.(*clusterv3.Cluster)
+		if c.GetType() != clusterv3.Cluster_EDS {
+			delete(e.warmingClusters, name)
+			continue
+		}
+		if old, ok := prev[name]; ok && proto.Equal(old, m) {
+			continue
+		}
+		e.warmingClusters[name] = edsServiceName(c)
+		warm = true
+	}
+	for name := range e.warmingClusters {
+		if _, ok := cur[name]; !ok {
+			delete(e.warmingClusters, name)
+		}
+	}
+	return e.resubscribe(resourcev3.EndpointType, edsNames(cur), warm)
+}
+
+// listenersUpdated is clustersUpdated for listeners and their RDS routes.
+// e.mu is held.
+func (e *Envoy) listenersUpdated(prev, cur map[string]proto.Message) *discoveryv3.DiscoveryRequest {
+	warm := false
+	for name, m := range cur {
+		routes := listenerRouteNames(m.(*listenerv3.Listener))
+		if len(routes) == 0 {
+			delete(e.warmingListeners, name)
+			continue
+		}
+		if old, ok := prev[name]; ok && proto.Equal(old, m) {
+			continue
+		}
+		e.warmingListeners[name] = routes
+		warm = true
+	}
+	for name := range e.warmingListeners {
+		if _, ok := cur[name]; !ok {
+			delete(e.warmingListeners, name)
+		}
+	}
+	return e.resubscribe(resourcev3.RouteType, rdsNames(cur), warm)
+}
+
+// resubscribe sets the names subscribed to of a dependent type, drops what
+// is no longer subscribed, and returns the request to send: when the names
+// changed, or when force is set (something started warming). e.mu is held.
+func (e *Envoy) resubscribe(typ string, want []string, force bool) *discoveryv3.DiscoveryRequest {
+	if slices.Equal(e.names[typ], want) && !force {
+		return nil
+	}
+	e.names[typ] = want
+	ts, ok := e.state.Types[typ]
+	if ok {
+		e.state.Types[typ] = TypeState{Version: ts.Version, Resources: mergeSubscribed(nil, ts.Resources, want)}
+	}
+	return &discoveryv3.DiscoveryRequest{
+		TypeUrl:       typ,
+		VersionInfo:   ts.Version,
+		ResponseNonce: e.nonces[typ],
+		ResourceNames: want,
+	}
+}
+
+// send writes one discovery request, the first one with the node: Envoy's
+// bootstrap sets set_node_on_first_message_only and the server remembers it.
+func (e *Envoy) send(req *discoveryv3.DiscoveryRequest) error {
+	if !e.nodeSent {
+		req.Node = &corev3.Node{
 			Id: e.cfg.NodeID, Cluster: e.cfg.Cluster, UserAgentName: e.cfg.UserAgent,
 			UserAgentVersionType: &corev3.Node_UserAgentVersion{UserAgentVersion: "1.33.0"},
-		},
-		TypeUrl: typ, VersionInfo: version, ResponseNonce: nonce,
-		ResourceNames: names, ErrorDetail: detail,
+		}
+		e.nodeSent = true
 	}
 	if err := e.stream.Send(req); err != nil {
-		return fmt.Errorf("send %s request: %w", typ, err)
+		return fmt.Errorf("send %s request: %w", req.GetTypeUrl(), err)
 	}
 	return nil
 }
