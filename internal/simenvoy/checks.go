@@ -119,9 +119,9 @@ func checkListener(l *listenerv3.Listener) error {
 			last := i == len(filters)-1
 			switch {
 			case typ == routerType && !last:
-				return fmt.Errorf("Error: terminal filter named %s of type %s must be the last filter in a http filter chain.", f.GetName(), typ)
+				return fmt.Errorf("terminal filter named %s of type %s must be the last filter in a http filter chain", f.GetName(), typ)
 			case typ != routerType && last:
-				return fmt.Errorf("Error: non-terminal filter named %s of type %s is the last filter in a http filter chain.", f.GetName(), typ)
+				return fmt.Errorf("non-terminal filter named %s of type %s is the last filter in a http filter chain", f.GetName(), typ)
 			}
 		}
 	}
@@ -145,13 +145,13 @@ func checkRouteConfig(rc *routev3.RouteConfiguration, clusters map[string]proto.
 			domain := strings.ToLower(d)
 			if domain == "*" {
 				if wildcard {
-					return fmt.Errorf("Only a single wildcard domain is permitted in route %s", rc.GetName())
+					return fmt.Errorf("only a single wildcard domain is permitted in route %s", rc.GetName())
 				}
 				wildcard = true
 				continue
 			}
 			if seen[domain] {
-				return fmt.Errorf("Only unique values for domains are permitted. Duplicate entry of domain %s in route %s", domain, rc.GetName())
+				return fmt.Errorf("only unique values for domains are permitted: duplicate entry of domain %s in route %s", domain, rc.GetName())
 			}
 			seen[domain] = true
 		}

@@ -360,7 +360,7 @@ func TestEnvoyNACKs(t *testing.T) {
 		want string
 	}{
 		{"duplicate domains", dupDomains, resourcev3.RouteType,
-			"Only unique values for domains are permitted. Duplicate entry of domain web in route http"},
+			"only unique values for domains are permitted: duplicate entry of domain web in route http"},
 		{"logical dns with two hosts", logicalDNS, resourcev3.ClusterType,
 			"ext: LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint"},
 		{"hostname over eds", hostnameEDS, resourcev3.EndpointType, "malformed IP address: web.example"},
@@ -426,8 +426,8 @@ func TestCheck(t *testing.T) {
 		want string // "" for accepted
 	}{
 		{"unique domains", resourcev3.RouteType, route(false, "web", "web", "web:*", "*"), ""},
-		{"repeated domain in one vhost", resourcev3.RouteType, route(false, "web", "web", "Web"), "Duplicate entry of domain web in route r"},
-		{"two wildcards", resourcev3.RouteType, route(false, "web", "*", "*"), "Only a single wildcard domain is permitted in route r"},
+		{"repeated domain in one vhost", resourcev3.RouteType, route(false, "web", "web", "Web"), "duplicate entry of domain web in route r"},
+		{"two wildcards", resourcev3.RouteType, route(false, "web", "*", "*"), "only a single wildcard domain is permitted in route r"},
 		{"unknown cluster", resourcev3.RouteType, route(false, "nope", "web"), ""},
 		{"unknown cluster, validated", resourcev3.RouteType, route(true, "nope", "web"), "route: unknown cluster 'nope'"},
 		{"known cluster, validated", resourcev3.RouteType, route(true, "web", "web"), ""},
