@@ -18,6 +18,13 @@ const (
 	DefaultRateBurst  = 5
 	DefaultMinBackoff = 250 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
+	// DefaultMaxConns is well under Consul's default
+	// limits.http_max_conns_per_client of 200, leaving room for other
+	// clients on the same host.
+	DefaultMaxConns = 64
+	// MinMaxConns is the smallest budget that works: the catalog watch,
+	// the change detector, one targeted read and one service watch.
+	MinMaxConns = 4
 )
 
 // Config configures a ConsulSource. Only Client is required; every other zero
@@ -38,6 +45,16 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the jittered exponential backoff
 	// after a failed query.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxConns bounds the HTTP connections discovery holds to Consul. Up
+	// to MaxConns-2-readers services get a blocking watch of their own
+	// (readers is MaxConns/8, between 1 and 8); past that, one catalog-wide
+	// change detector finds which services changed and at most readers
+	// targeted reads fetch them. Build Client on a transport passed through
+	// Conns.Wrap with the same MaxConns so that the bound is enforced.
+	MaxConns int
+	// Conns, when set, is the counter of Client's transport; the source
+	// exports it as the switchyard_consul_connections gauge.
+	Conns *ConnCounter
 	// Logger receives the source's logs, with component=discovery added;
 	// nil means slog.Default().
 	Logger *slog.Logger
@@ -55,6 +72,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.RateBurst = orDefault(c.RateBurst, DefaultRateBurst)
 	c.MinBackoff = orDefault(c.MinBackoff, DefaultMinBackoff)
 	c.MaxBackoff = orDefault(c.MaxBackoff, DefaultMaxBackoff)
+	c.MaxConns = orDefault(c.MaxConns, DefaultMaxConns)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -65,6 +83,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("discovery: rate limit %v burst %d must not be negative", c.RateLimit, c.RateBurst)
 	case c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff:
 		return c, fmt.Errorf("discovery: backoff bounds %s..%s are not ordered", c.MinBackoff, c.MaxBackoff)
+	case c.MaxConns < MinMaxConns:
+		return c, fmt.Errorf("discovery: MaxConns %d is below the minimum %d", c.MaxConns, MinMaxConns)
 	}
 	return c, nil
 }
@@ -76,4 +96,15 @@ func orDefault[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// readers is how many targeted reads may run at once.
+func (c Config) readers() int {
+	return min(max(c.MaxConns/8, 1), 8)
+}
+
+// serviceWatches is how many services may have a blocking watch of their
+// own: the budget less the catalog watch, the detector and the readers.
+func (c Config) serviceWatches() int {
+	return c.MaxConns - 2 - c.readers()
 }

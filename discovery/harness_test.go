@@ -45,7 +45,6 @@ func newHarness(t *testing.T, agent *consulagent.Agent, edit func(*Config)) *har
 	}
 	h := &harness{t: t, agent: agent, client: client, reg: prometheus.NewRegistry(), done: make(chan error, 1)}
 	cfg := Config{
-		Client:     client,
 		WaitTime:   30 * time.Second,
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 100 * time.Millisecond,
@@ -55,10 +54,30 @@ func newHarness(t *testing.T, agent *consulagent.Agent, edit func(*Config)) *har
 	if edit != nil {
 		edit(&cfg)
 	}
+	if cfg.Client == nil {
+		cfg.Client, cfg.Conns = countedClient(t, agent, cfg.MaxConns)
+	}
 	if h.src, err = NewConsulSource(cfg); err != nil {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// countedClient returns a client for agent whose transport counts its
+// connections and opens at most maxConns (DefaultMaxConns when 0) of them.
+func countedClient(t *testing.T, agent *consulagent.Agent, maxConns int) (*api.Client, *ConnCounter) {
+	t.Helper()
+	conns := &ConnCounter{}
+	// Only the pooled transport is taken from DefaultConfig: the rest of it
+	// reads CONSUL_* variables, which must not leak into tests.
+	acfg := &api.Config{Address: agent.HTTPAddr, Scheme: "http", Transport: api.DefaultConfig().Transport}
+	conns.Wrap(acfg.Transport, orDefault(maxConns, DefaultMaxConns))
+	client, err := api.NewClient(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(acfg.Transport.CloseIdleConnections)
+	return client, conns
 }
 
 // run starts Run; the test's cleanup stops it and checks it returned nil.

@@ -16,12 +16,13 @@ type metrics struct {
 	aclFiltered prometheus.Counter
 }
 
-// newMetrics creates the collectors and registers them with reg, if any.
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics creates the collectors and registers them with reg, if any,
+// with the switchyard_consul_connections gauge when conns is set.
+func newMetrics(reg prometheus.Registerer, conns *ConnCounter) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_consul_requests_total",
-			Help: "Consul queries made by discovery, by endpoint (catalog, health) and result (ok, error).",
+			Help: "Consul queries made by discovery, by endpoint (catalog, health, detector, read) and result (ok, error).",
 		}, []string{"endpoint", "result"}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchyard_consul_last_success_timestamp_seconds",
@@ -39,7 +40,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.lastSuccess, m.watches, m.aclFiltered} {
+	collectors := []prometheus.Collector{m.requests, m.lastSuccess, m.watches, m.aclFiltered}
+	if conns != nil {
+		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "switchyard_consul_connections",
+			Help: "HTTP connections open to Consul, counted where they are dialled and closed.",
+		}, func() float64 { return float64(conns.Open()) }))
+	}
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("discovery: register metrics: %w", err)
 		}

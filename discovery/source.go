@@ -34,7 +34,7 @@ func NewConsulSource(cfg Config) (*ConsulSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registerer)
+	m, err := newMetrics(cfg.Registerer, cfg.Conns)
 	if err != nil {
 		return nil, err
 	}

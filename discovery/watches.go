@@ -12,11 +12,14 @@ import (
 // catalogPath is the query that lists service names.
 const catalogPath = "/v1/catalog/services"
 
-// serviceWatch is the state of one service's health watch. Only the watchSet
-// goroutine touches it.
+// serviceWatch is the state of one service: either it has a blocking health
+// watch of its own (cancel is set) or the change detector covers it and
+// targeted reads fetch it. Only the watchSet goroutine touches it.
 type serviceWatch struct {
 	name   string
 	cancel context.CancelFunc
+	// queued, reading and again track its targeted reads.
+	queued, reading, again bool
 	// answered is set by the first health answer; until then the service
 	// is left out of models.
 	answered  bool
@@ -27,20 +30,37 @@ type serviceWatch struct {
 type healthUpdate struct {
 	watch     *serviceWatch
 	instances []Instance
+	// read marks the answer of a targeted read, which is sent whether or
+	// not it changed.
+	read bool
 }
 
-// watchSet owns the catalog watch, one health watch per service name, and
-// the state they build. A single goroutine (run) applies their results in
-// order, so the state needs no lock.
+// watchSet owns the catalog watch, the health watches, the change detector,
+// the targeted readers and the state they build. The first
+// Config.serviceWatches() service names get a blocking health watch each,
+// the fastest way to see a change; every later name is covered by one
+// catalog-wide change detector plus targeted reads, so the connections held
+// stay within Config.MaxConns however many services there are. A single
+// goroutine (run) applies all results in order, so the state needs no lock.
 type watchSet struct {
 	src        *ConsulSource
 	datacenter string
 	catalogCh  chan []string
 	healthCh   chan healthUpdate
+	detectCh   chan map[string]uint64
+	readCh     chan *serviceWatch
 	fatalCh    chan error
 	wg         sync.WaitGroup
 
-	watches       map[string]*serviceWatch
+	watches map[string]*serviceWatch
+	watched int // services with a health watch of their own
+	// detecting is set once the detector and readers run; fingerprints is
+	// the detector's last answer, nil until its first, which is the
+	// baseline that targeted reads must come after.
+	detecting    bool
+	fingerprints map[string]uint64
+	readQueue    []*serviceWatch
+
 	catalogLoaded bool
 	pending       int  // watches without a first answer
 	ready         bool // a model has been published
@@ -54,6 +74,8 @@ func newWatchSet(src *ConsulSource, datacenter string) *watchSet {
 		datacenter: datacenter,
 		catalogCh:  make(chan []string),
 		healthCh:   make(chan healthUpdate),
+		detectCh:   make(chan map[string]uint64),
+		readCh:     make(chan *serviceWatch),
 		fatalCh:    make(chan error),
 		watches:    make(map[string]*serviceWatch),
 	}
@@ -67,6 +89,7 @@ func (ws *watchSet) run(ctx context.Context) error {
 	defer cancel()
 	ws.start(ctx, ws.catalogWatch())
 	for {
+		readCh, next := ws.nextRead()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -74,6 +97,10 @@ func (ws *watchSet) run(ctx context.Context) error {
 			return err
 		case names := <-ws.catalogCh:
 			ws.applyCatalog(ctx, names)
+		case fp := <-ws.detectCh:
+			ws.applyDetector(fp)
+		case readCh <- next:
+			ws.readStarted()
 		case u := <-ws.healthCh:
 			ws.applyHealth(u)
 		}
@@ -159,26 +186,23 @@ func (ws *watchSet) healthWatch(sw *serviceWatch) *blockingWatch[[]Instance] {
 	}
 }
 
-// applyCatalog starts a health watch for each new name and stops the watch
-// of each name that is gone.
+// applyCatalog starts following each new name and stops following each name
+// that is gone.
 func (ws *watchSet) applyCatalog(ctx context.Context, names []string) {
 	ws.catalogLoaded = true
 	for _, name := range names {
-		if _, ok := ws.watches[name]; ok {
-			continue
+		if _, ok := ws.watches[name]; !ok {
+			ws.follow(ctx, name)
 		}
-		wctx, cancel := context.WithCancel(ctx)
-		sw := &serviceWatch{name: name, cancel: cancel}
-		ws.watches[name] = sw
-		ws.pending++
-		ws.start(wctx, ws.healthWatch(sw))
-		ws.src.log.Debug("watching service", "service", name)
 	}
 	for name, sw := range ws.watches {
 		if _, ok := slices.BinarySearch(names, name); ok {
 			continue
 		}
-		sw.cancel()
+		if sw.cancel != nil {
+			sw.cancel()
+			ws.watched--
+		}
 		delete(ws.watches, name)
 		if sw.answered {
 			ws.dirty = true
@@ -189,10 +213,61 @@ func (ws *watchSet) applyCatalog(ctx context.Context, names []string) {
 	}
 }
 
-// applyHealth records a changed health answer, unless its watch was stopped
-// meanwhile.
+// follow starts following a new service name: with a blocking watch of its
+// own while the budget allows, else through the change detector and a
+// targeted read, which waits for the detector's first answer.
+func (ws *watchSet) follow(ctx context.Context, name string) {
+	sw := &serviceWatch{name: name}
+	ws.watches[name] = sw
+	ws.pending++
+	if ws.watched < ws.src.cfg.serviceWatches() {
+		wctx, cancel := context.WithCancel(ctx)
+		sw.cancel = cancel
+		ws.watched++
+		ws.start(wctx, ws.healthWatch(sw))
+		ws.src.log.Debug("watching service", "service", name)
+		return
+	}
+	if !ws.detecting {
+		ws.detecting = true
+		ws.src.log.Info("service watch budget used up; detecting changes catalog-wide",
+			"max_conns", ws.src.cfg.MaxConns, "service_watches", ws.watched, "readers", ws.src.cfg.readers())
+		ws.start(ctx, ws.detectorWatch())
+		ws.startReaders(ctx)
+	}
+	if ws.fingerprints != nil {
+		ws.enqueueRead(sw)
+	}
+	ws.src.log.Debug("following service through the change detector", "service", name)
+}
+
+// applyDetector reads the services without a watch of their own whose
+// fingerprint changed; the first answer is the baseline, after which every
+// such service is read once.
+func (ws *watchSet) applyDetector(fp map[string]uint64) {
+	first := ws.fingerprints == nil
+	changed := changedServices(ws.fingerprints, fp)
+	ws.fingerprints = fp
+	if first {
+		changed = slices.Sorted(maps.Keys(ws.watches))
+	}
+	for _, name := range changed {
+		if sw, ok := ws.watches[name]; ok && sw.cancel == nil {
+			ws.enqueueRead(sw)
+		}
+	}
+}
+
+// applyHealth records a health answer, unless its service was dropped
+// meanwhile or nothing changed.
 func (ws *watchSet) applyHealth(u healthUpdate) {
+	if u.read {
+		ws.readEnded(u.watch)
+	}
 	if ws.watches[u.watch.name] != u.watch {
+		return
+	}
+	if u.watch.answered && equalInstances(u.watch.instances, u.instances) {
 		return
 	}
 	if !u.watch.answered {
