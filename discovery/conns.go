@@ -13,12 +13,24 @@ import (
 // limits.http_max_conns_per_client is measured rather than assumed. The zero
 // value is ready to use and safe for concurrent use.
 type ConnCounter struct {
-	open atomic.Int64
+	open, peak atomic.Int64
 }
 
 // Open returns the number of connections dialled and not yet closed.
 func (c *ConnCounter) Open() int64 {
 	return c.open.Load()
+}
+
+// Peak returns the most connections that were ever open at once.
+func (c *ConnCounter) Peak() int64 {
+	return c.peak.Load()
+}
+
+// opened counts a dialled connection and raises the peak if needed.
+func (c *ConnCounter) opened() {
+	n := c.open.Add(1)
+	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
+	}
 }
 
 // Wrap makes t count its connections in c and open at most maxConns of them
@@ -35,7 +47,7 @@ func (c *ConnCounter) Wrap(t *http.Transport, maxConns int) {
 		if err != nil {
 			return nil, err
 		}
-		c.open.Add(1)
+		c.opened()
 		return &countedConn{Conn: conn, counter: c}, nil
 	}
 	t.MaxConnsPerHost = maxConns

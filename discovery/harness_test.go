@@ -29,6 +29,9 @@ type harness struct {
 	client *api.Client
 	src    *ConsulSource
 	reg    *prometheus.Registry
+	// conns counts the source's connections when the harness built its
+	// client.
+	conns  *ConnCounter
 	cancel context.CancelFunc
 	done   chan error
 	// failureExpected stops cleanup from requiring that Run returned nil.
@@ -54,9 +57,13 @@ func newHarness(t *testing.T, agent *consulagent.Agent, edit func(*Config)) *har
 	if edit != nil {
 		edit(&cfg)
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	if cfg.Client == nil {
 		cfg.Client, cfg.Conns = countedClient(t, agent, cfg.MaxConns)
 	}
+	h.conns = cfg.Conns
 	if h.src, err = NewConsulSource(cfg); err != nil {
 		t.Fatal(err)
 	}
