@@ -38,12 +38,15 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	consulCfg := api.DefaultConfig()
 	consulCfg.Address = cfg.ConsulAddr
+	conns := &discovery.ConnCounter{}
+	conns.Wrap(consulCfg.Transport, cfg.ConsulMaxConns)
 	client, err := api.NewClient(consulCfg)
 	if err != nil {
 		return nil, fmt.Errorf("consul client: %w", err)
 	}
 	src, err := discovery.NewConsulSource(discovery.Config{
 		Client: client, Datacenter: cfg.Datacenter, WaitTime: cfg.ConsulWait,
+		MaxConns: cfg.ConsulMaxConns, Conns: conns,
 		Logger: log, Registerer: reg,
 	})
 	if err != nil {

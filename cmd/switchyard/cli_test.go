@@ -24,6 +24,7 @@ func TestBadFlagsExit2NamingTheFlag(t *testing.T) {
 		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
 		{[]string{"serve", "--log-level", "loud"}, "--log-level"},
 		{[]string{"serve", "--xds-addr", "nowhere"}, "--xds-addr"},
+		{[]string{"serve", "--consul-max-conns", "250"}, "--consul-max-conns"},
 		{[]string{"serve", "--admin-addr", "127.0.0.1:99999"}, "--admin-addr"},
 		{[]string{"serve", "--consul-addr", ""}, "--consul-addr"},
 		{[]string{"serve", "--debounce-quiet", "1h"}, "--debounce-quiet"},

@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"github.com/switchyard/switchyard/discovery"
 )
 
 // serveConfig is everything `switchyard serve` is told, checked once and
@@ -20,6 +22,7 @@ type serveConfig struct {
 	DebounceQuiet     time.Duration
 	DebounceMax       time.Duration
 	ConsulWait        time.Duration
+	ConsulMaxConns    int
 }
 
 // defaultServeConfig returns the defaults; the Consul address follows
@@ -39,6 +42,7 @@ func defaultServeConfig() serveConfig {
 		DebounceQuiet:     50 * time.Millisecond,
 		DebounceMax:       500 * time.Millisecond,
 		ConsulWait:        5 * time.Minute,
+		ConsulMaxConns:    discovery.DefaultMaxConns,
 	}
 }
 
@@ -57,11 +61,23 @@ func (c serveConfig) validate() error {
 		{"--debounce-quiet", durationRange(c.DebounceQuiet, time.Millisecond, 10*time.Second)},
 		{"--debounce-max", durationRange(c.DebounceMax, c.DebounceQuiet, time.Minute)},
 		{"--consul-wait", durationRange(c.ConsulWait, time.Second, 10*time.Minute)},
+		{"--consul-max-conns", intRange(c.ConsulMaxConns, discovery.MinMaxConns, consulConnsPerClient)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
 			return usageError{fmt.Errorf("invalid value for %s: %w", ch.flag, ch.err)}
 		}
+	}
+	return nil
+}
+
+// consulConnsPerClient is Consul's default limits.http_max_conns_per_client:
+// a budget above it would have the agent refuse connections.
+const consulConnsPerClient = 200
+
+func intRange(v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%d is outside %d–%d", v, lo, hi)
 	}
 	return nil
 }
