@@ -120,6 +120,10 @@ func newCaches(log cacheLogger) (map[Kind]cachev3.SnapshotCache, *cachev3.MuxCac
 // Publish puts a snapshot in force for every group of one kind, and for the
 // groups of that kind that connect later.
 func (s *Server) Publish(kind Kind, snap *cachev3.Snapshot) error {
+	snap, err := withVersionMap(snap)
+	if err != nil {
+		return fmt.Errorf("publish %s snapshot: %w", kind, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latest[kind] = snap
