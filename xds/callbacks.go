@@ -31,13 +31,16 @@ type callbacks struct {
 	// deltaStreams are keyed by the delta server's stream ids, which are
 	// counted apart from the state-of-the-world ones.
 	deltaStreams map[int64]*deltaStream
+	// versions returns the version table of the snapshot in force for a
+	// kind of client, nil before the first.
+	versions func(Kind) *versionTable
 }
 
 // newCallbacks returns callbacks that call onGroup with the group of every
 // request's node.
-func newCallbacks(log *slog.Logger, m *metrics, onGroup func(Group)) *callbacks {
+func newCallbacks(log *slog.Logger, m *metrics, onGroup func(Group), versions func(Kind) *versionTable) *callbacks {
 	return &callbacks{log: log, metrics: m, onGroup: onGroup, lastSent: map[int64]map[string]sent{},
-		deltaStreams: map[int64]*deltaStream{}}
+		deltaStreams: map[int64]*deltaStream{}, versions: versions}
 }
 
 // OnStreamOpen counts the stream.

@@ -26,13 +26,16 @@ type deltaSent struct {
 type deltaStream struct {
 	node    *corev3.Node
 	pending map[string]deltaSent
+	// initial are the initial_resource_versions the client declared, by
+	// type URL.
+	initial map[string]map[string]string
 }
 
 // OnDeltaStreamOpen counts the stream.
 func (c *callbacks) OnDeltaStreamOpen(_ context.Context, id int64, typeURL string) error {
 	c.metrics.streams.Inc()
 	c.mu.Lock()
-	c.deltaStreams[id] = &deltaStream{pending: map[string]deltaSent{}}
+	c.deltaStreams[id] = &deltaStream{pending: map[string]deltaSent{}, initial: map[string]map[string]string{}}
 	c.mu.Unlock()
 	c.log.Debug("delta stream opened", "stream", id, "type", typeURL)
 	return nil
@@ -55,6 +58,7 @@ func (c *callbacks) OnStreamDeltaRequest(id int64, req *discoveryv3.DeltaDiscove
 	node, answered, ok := c.deltaAnswer(id, req)
 	group := GroupOf(node)
 	c.onGroup(group)
+	c.resumeRequest(id, group.Kind, req)
 	if req.GetResponseNonce() == "" {
 		return nil
 	}
@@ -93,6 +97,30 @@ func (c *callbacks) deltaAnswer(id int64, req *discoveryv3.DeltaDiscoveryRequest
 	}
 	delete(st.pending, req.GetResponseNonce())
 	return st.node, answered, ok
+}
+
+// resumeRequest records the versions a reconnecting client declares and
+// translates those of EDS and RDS into the versions the cache compares (see
+// versionTable.resumeVersions), so that what the client already has is not
+// sent again. On a per-type delta stream the type URL is not in the request
+// and nothing is translated: those resources are sent once more.
+func (c *callbacks) resumeRequest(id int64, kind Kind, req *discoveryv3.DeltaDiscoveryRequest) {
+	if len(req.GetInitialResourceVersions()) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.deltaStreams[id]
+	if !ok {
+		return
+	}
+	typ := req.GetTypeUrl()
+	st.initial[typ] = req.GetInitialResourceVersions()
+	parent, ok := parentType(typ)
+	if !ok {
+		return
+	}
+	req.InitialResourceVersions = c.versions(kind).resumeVersions(typ, req.GetInitialResourceVersions(), st.initial[parent])
 }
 
 // OnStreamDeltaResponse counts the response and remembers its nonce until

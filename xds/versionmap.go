@@ -26,37 +26,83 @@ func parentType(typ string) (string, bool) {
 	}
 }
 
+// versionTable holds the per-resource versions of one published snapshot:
+// the version map the delta server compares, each resource's plain content
+// hash, which go-control-plane puts on the wire as the resource's version,
+// and, per child type, the parents that reference each child.
+type versionTable struct {
+	combined map[string]map[string]string
+	plain    map[string]map[string]string
+	parents  map[string]map[string][]string
+}
+
 // withVersionMap returns a shallow copy of snap with the per-resource
-// versions that delta xDS compares filled in. go-control-plane would hash
-// each resource's deterministic encoding itself (Snapshot.ConstructVersionMap);
-// this does the same, and the version of an endpoint assignment (a route
-// configuration) also covers the clusters (listeners) that reference it.
-// Envoy warms a changed cluster until endpoints for it arrive, but a delta
-// server sends only resources whose version differs from what the stream
-// has: without the parent in the version, a cluster change with unchanged
-// endpoints would leave the cluster warming (FAILURE_MODES row 5). The copy
-// keeps the caller's snapshot untouched and is computed once per publish,
-// not lazily under the cache's lock.
-func withVersionMap(snap *cachev3.Snapshot) (*cachev3.Snapshot, error) {
-	out := *snap
-	out.VersionMap = map[string]map[string]string{}
-	own := map[string]map[string]string{}
+// versions that delta xDS compares filled in, and their table. go-control-plane
+// would hash each resource's deterministic encoding itself
+// (Snapshot.ConstructVersionMap); this does the same, and the version of an
+// endpoint assignment (a route configuration) also covers the clusters
+// (listeners) that reference it. Envoy warms a changed cluster until
+// endpoints for it arrive, but a delta server sends only resources whose
+// version differs from what the stream has: without the parent in the
+// version, a cluster change with unchanged endpoints would leave the cluster
+// warming (FAILURE_MODES row 5). The copy keeps the caller's snapshot
+// untouched and is computed once per publish, not lazily under the cache's
+// lock.
+func withVersionMap(snap *cachev3.Snapshot) (*cachev3.Snapshot, *versionTable, error) {
+	t := &versionTable{
+		combined: map[string]map[string]string{},
+		plain:    map[string]map[string]string{},
+		parents:  map[string]map[string][]string{},
+	}
 	for _, typ := range []string{resourcev3.ClusterType, resourcev3.ListenerType, resourcev3.EndpointType, resourcev3.RouteType} {
 		v, err := hashEach(snap.GetResources(typ))
 		if err != nil {
-			return nil, fmt.Errorf("version map of %s: %w", shortType(typ), err)
+			return nil, nil, fmt.Errorf("version map of %s: %w", shortType(typ), err)
 		}
-		own[typ] = v
+		t.plain[typ] = v
 	}
-	for typ, versions := range own {
+	for typ, versions := range t.plain {
 		parent, ok := parentType(typ)
 		if !ok {
-			out.VersionMap[typ] = versions
+			t.combined[typ] = versions
 			continue
 		}
-		out.VersionMap[typ] = withParents(versions, referrers(snap.GetResources(parent), typ), own[parent])
+		t.parents[typ] = referrers(snap.GetResources(parent), typ)
+		t.combined[typ] = withParents(versions, t.parents[typ], t.plain[parent])
 	}
-	return &out, nil
+	out := *snap
+	out.VersionMap = t.combined
+	return &out, t, nil
+}
+
+// resumeVersions translates the initial_resource_versions a reconnecting
+// client sends for a child type (EDS, RDS) into the versions the delta
+// server compares. The client knows only the plain content hashes that were
+// on the wire; a resource whose bytes and whose parents' versions (as the
+// client declared them on the same stream) are all current is taken as
+// current, anything else keeps a version that differs, so it is sent again.
+func (t *versionTable) resumeVersions(typ string, initial, parentInitial map[string]string) map[string]string {
+	parent, ok := parentType(typ)
+	if !ok || t == nil {
+		return initial
+	}
+	out := make(map[string]string, len(initial))
+	for name, v := range initial {
+		out[name] = v
+		if t.plain[typ][name] != v {
+			continue
+		}
+		current := true
+		for _, p := range t.parents[typ][name] {
+			if parentInitial[p] != t.plain[parent][p] {
+				current = false
+			}
+		}
+		if current {
+			out[name] = t.combined[typ][name]
+		}
+	}
+	return out
 }
 
 // hashEach returns the SHA-256 of each resource's deterministic encoding,
