@@ -9,8 +9,6 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // sent is the last response of one type on one stream.
@@ -19,9 +17,10 @@ type sent struct {
 	version string
 }
 
-// callbacks watch every state-of-the-world stream: they register the
-// client's group, count responses, log and count every ACK and NACK, and
-// stop the NACK loop go-control-plane would otherwise run.
+// callbacks watch every stream, state of the world and delta: they register
+// the client's group, count responses, log and count every ACK and NACK,
+// and stop the state-of-the-world NACK loop go-control-plane would
+// otherwise run.
 type callbacks struct {
 	serverv3.CallbackFuncs
 	log      *slog.Logger
@@ -29,12 +28,19 @@ type callbacks struct {
 	onGroup  func(Group)
 	mu       sync.Mutex
 	lastSent map[int64]map[string]sent
+	// deltaStreams are keyed by the delta server's stream ids, which are
+	// counted apart from the state-of-the-world ones.
+	deltaStreams map[int64]*deltaStream
+	// versions returns the version table of the snapshot in force for a
+	// kind of client, nil before the first.
+	versions func(Kind) *versionTable
 }
 
 // newCallbacks returns callbacks that call onGroup with the group of every
 // request's node.
-func newCallbacks(log *slog.Logger, m *metrics, onGroup func(Group)) *callbacks {
-	return &callbacks{log: log, metrics: m, onGroup: onGroup, lastSent: map[int64]map[string]sent{}}
+func newCallbacks(log *slog.Logger, m *metrics, onGroup func(Group), versions func(Kind) *versionTable) *callbacks {
+	return &callbacks{log: log, metrics: m, onGroup: onGroup, lastSent: map[int64]map[string]sent{},
+		deltaStreams: map[int64]*deltaStream{}, versions: versions}
 }
 
 // OnStreamOpen counts the stream.
@@ -54,14 +60,6 @@ func (c *callbacks) OnStreamClosed(id int64, node *corev3.Node) {
 	delete(c.lastSent, id)
 	c.mu.Unlock()
 	c.log.Debug("stream closed", "stream", id, "node", node.GetId())
-}
-
-// OnDeltaStreamOpen refuses incremental (delta) xDS, which Switchyard does
-// not serve yet, so a delta client fails at once with a clear status rather
-// than waiting on a stream that never answers.
-func (c *callbacks) OnDeltaStreamOpen(_ context.Context, id int64, typeURL string) error {
-	c.log.Warn("refused a delta xDS stream; only state-of-the-world is served", "stream", id, "type", typeURL)
-	return status.Error(codes.Unimplemented, "switchyard serves state-of-the-world xDS only; delta xDS is not supported")
 }
 
 // OnStreamRequest registers the node's group and handles ACKs and NACKs. A

@@ -9,6 +9,10 @@ type metrics struct {
 	responses *prometheus.CounterVec
 	acks      *prometheus.CounterVec
 	nacks     *prometheus.CounterVec
+
+	deltaResponses *prometheus.CounterVec
+	deltaAcks      *prometheus.CounterVec
+	deltaNacks     *prometheus.CounterVec
 }
 
 // newMetrics creates the metrics and registers them if reg is not nil.
@@ -34,9 +38,22 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "switchyard_xds_nacks_total",
 			Help: "xDS responses rejected by clients, by type.",
 		}, []string{"type"}),
+		deltaResponses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_xds_delta_responses_total",
+			Help: "Delta xDS responses sent, by type.",
+		}, []string{"type"}),
+		deltaAcks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_xds_delta_acks_total",
+			Help: "Delta xDS responses acknowledged by clients, by type.",
+		}, []string{"type"}),
+		deltaNacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_xds_delta_nacks_total",
+			Help: "Delta xDS responses rejected by clients, by type.",
+		}, []string{"type"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.streams, m.groups, m.responses, m.acks, m.nacks)
+		reg.MustRegister(m.streams, m.groups, m.responses, m.acks, m.nacks,
+			m.deltaResponses, m.deltaAcks, m.deltaNacks)
 	}
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
@@ -76,6 +77,9 @@ type Server struct {
 	mu     sync.Mutex
 	latest map[Kind]*cachev3.Snapshot
 	groups map[Group]bool
+	// tables hold the version table of the latest snapshot of each kind,
+	// read by every resuming delta request without taking mu.
+	tables map[Kind]*atomic.Pointer[versionTable]
 }
 
 // New returns a server; Serve starts it.
@@ -88,9 +92,10 @@ func New(cfg Config) *Server {
 		metrics: newMetrics(cfg.Registerer),
 		latest:  map[Kind]*cachev3.Snapshot{},
 		groups:  map[Group]bool{},
+		tables:  map[Kind]*atomic.Pointer[versionTable]{KindEnvoy: {}, KindGRPC: {}},
 	}
 	s.caches, s.mux = newCaches(cacheLogger{log: log})
-	s.callbacks = newCallbacks(log, s.metrics, s.addGroup)
+	s.callbacks = newCallbacks(log, s.metrics, s.addGroup, s.versionTable)
 	return s
 }
 
@@ -120,9 +125,18 @@ func newCaches(log cacheLogger) (map[Kind]cachev3.SnapshotCache, *cachev3.MuxCac
 // Publish puts a snapshot in force for every group of one kind, and for the
 // groups of that kind that connect later.
 func (s *Server) Publish(kind Kind, snap *cachev3.Snapshot) error {
+	snap, table, err := withVersionMap(snap)
+	if err != nil {
+		return fmt.Errorf("publish %s snapshot: %w", kind, err)
+	}
+	tables, ok := s.tables[kind]
+	if !ok {
+		return fmt.Errorf("publish: unknown client kind %d", kind)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latest[kind] = snap
+	tables.Store(table)
 	var errs []error
 	for g := range s.groups {
 		if g.Kind == kind {
@@ -159,6 +173,15 @@ func (s *Server) addGroup(g Group) {
 func (s *Server) setSnapshot(g Group, snap *cachev3.Snapshot) error {
 	if err := s.caches[g.Kind].SetSnapshot(context.Background(), g.String(), snap); err != nil {
 		return fmt.Errorf("set snapshot for %s: %w", g, err)
+	}
+	return nil
+}
+
+// versionTable returns the version table of the latest snapshot of a kind,
+// nil before the first.
+func (s *Server) versionTable(k Kind) *versionTable {
+	if p, ok := s.tables[k]; ok {
+		return p.Load()
 	}
 	return nil
 }

@@ -3,12 +3,10 @@ package xds
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"testing"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -16,10 +14,6 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 
 	"github.com/switchyard/switchyard/envoy"
 	"github.com/switchyard/switchyard/internal/simenvoy"
@@ -179,33 +173,5 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// TestDeltaIsRefused checks that a delta xDS client gets Unimplemented at
-// once instead of a stream that never answers.
-func TestDeltaIsRefused(t *testing.T) {
-	_, addr := startServer(t)
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The server may refuse the stream before the request is written; Send
-	// then returns io.EOF and Recv carries the status.
-	if err := stream.Send(&discoveryv3.DeltaDiscoveryRequest{
-		Node: &corev3.Node{Id: "delta-1", UserAgentName: "envoy"}, TypeUrl: resourcev3.ClusterType,
-	}); err != nil && !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
-	_, err = stream.Recv()
-	if status.Code(err) != codes.Unimplemented {
-		t.Fatalf("delta stream answered %v, want Unimplemented", err)
 	}
 }

@@ -26,7 +26,7 @@ func newServeCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.ConsulAddr, "consul-addr", cfg.ConsulAddr, "Consul HTTP address (default: $CONSUL_HTTP_ADDR, else 127.0.0.1:8500); token and TLS come from Consul's own CONSUL_* variables")
 	f.StringVar(&cfg.Datacenter, "datacenter", cfg.Datacenter, "Consul datacenter to watch (default: the agent's)")
-	f.StringVar(&cfg.XDSAddr, "xds-addr", cfg.XDSAddr, "address the xDS gRPC server listens on")
+	f.StringVar(&cfg.XDSAddr, "xds-addr", cfg.XDSAddr, "address the xDS gRPC server (state of the world and delta) listens on")
 	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "address of the admin HTTP server (/healthz, /readyz, /metrics, /status)")
 	f.Uint32Var(&cfg.EnvoyListenerPort, "envoy-listener-port", cfg.EnvoyListenerPort, "port of the HTTP listener sent to Envoy proxies")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")

@@ -13,6 +13,15 @@
 // even when the names it asks for did not change — a server that answers
 // only new versions leaves those clusters warming (FAILURE_MODES row 5).
 //
+// With Config.Delta it speaks DeltaAggregatedResources instead: wildcard
+// CDS and LDS with an empty first subscribe list, EDS and RDS subscribed and
+// unsubscribed by name as clusters and listeners come and go, removals
+// applied, every response ACKed (or NACKed) by its nonce, and, with
+// Config.Resume, a reconnect that declares what it holds as
+// initial_resource_versions. After a cluster (listener) change it re-lists
+// the changed EDS (RDS) names in resource_names_subscribe and keeps the
+// cluster warming until its endpoints arrive.
+//
 // It NACKs what Envoy rejects beyond the protos' own validation (see check):
 // duplicate virtual host domains, LOGICAL_DNS clusters without exactly one
 // endpoint, hostnames over EDS, a router that is not the last HTTP filter.
@@ -22,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -44,8 +54,16 @@ type Config struct {
 	// UserAgent is the node's user_agent_name; "envoy" when empty.
 	UserAgent string
 	// Reject, when set, is asked about every response; a non-nil error
-	// NACKs it with that error's message.
+	// NACKs it with that error's message. A delta response is shown as a
+	// state-of-the-world one: its system version, type and resources.
 	Reject func(resp *discoveryv3.DiscoveryResponse) error
+	// Delta speaks incremental xDS (DeltaAggregatedResources) instead of
+	// state of the world.
+	Delta bool
+	// Resume, with Delta, is the state of an earlier stream to reconnect
+	// with: its resources are kept and their versions sent as
+	// initial_resource_versions, as Envoy does after losing its server.
+	Resume State
 }
 
 // TypeState is what the proxy has accepted of one type. For EDS and RDS,
@@ -71,6 +89,27 @@ type State struct {
 	// response added or changed and that still wait for a route
 	// configuration over RDS.
 	WarmingListeners []string
+	// ResourceVersions are, in delta mode, the version of each accepted
+	// resource by type URL and name.
+	ResourceVersions map[string]map[string]string
+	// Subscribed are, in delta mode, the EDS and RDS names subscribed to.
+	Subscribed map[string][]string
+	// Received counts the resources received by type, Removed the names
+	// received in removed_resources (delta), Bytes the encoded size of the
+	// responses; all since this stream started, accepted or not.
+	Received map[string]int
+	Removed  map[string]int
+	Bytes    map[string]int
+}
+
+// newState returns an empty state.
+func newState() State {
+	return State{
+		Types: map[string]TypeState{}, Responses: map[string]int{},
+		NACKs: map[string]int{}, LastNACK: map[string]string{},
+		ResourceVersions: map[string]map[string]string{}, Subscribed: map[string][]string{},
+		Received: map[string]int{}, Removed: map[string]int{}, Bytes: map[string]int{},
+	}
 }
 
 // Envoy is one simulated proxy with one ADS stream.
@@ -78,6 +117,7 @@ type Envoy struct {
 	cfg    Config
 	conn   *grpc.ClientConn
 	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
+	delta  discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
 	cancel context.CancelFunc
 	done   chan struct{}
 	// nodeSent is only used by the goroutine that sends: Start, then
@@ -108,33 +148,43 @@ func Start(ctx context.Context, addr string, cfg Config) (*Envoy, error) {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(sctx)
-	if err != nil {
-		cancel()
-		conn.Close()
-		return nil, fmt.Errorf("open ADS stream: %w", err)
-	}
 	e := &Envoy{
-		cfg: cfg, conn: conn, stream: stream, cancel: cancel, done: make(chan struct{}),
-		state: State{
-			Types: map[string]TypeState{}, Responses: map[string]int{},
-			NACKs: map[string]int{}, LastNACK: map[string]string{},
-		},
+		cfg: cfg, conn: conn, cancel: cancel, done: make(chan struct{}),
+		state:            newState(),
 		nonces:           map[string]string{},
 		names:            map[string][]string{},
 		warmingClusters:  map[string]string{},
 		warmingListeners: map[string][]string{},
 		changed:          make(chan struct{}),
 	}
-	for _, typ := range []string{resourcev3.ClusterType, resourcev3.ListenerType} {
-		if err := e.send(&discoveryv3.DiscoveryRequest{TypeUrl: typ}); err != nil {
-			cancel()
-			conn.Close()
-			return nil, err
-		}
+	if cfg.Delta {
+		err = e.openDelta(sctx)
+	} else {
+		err = e.openSotW(sctx)
+	}
+	if err != nil {
+		cancel()
+		conn.Close()
+		return nil, err
 	}
 	go e.receive()
 	return e, nil
+}
+
+// openSotW opens the state-of-the-world ADS stream and asks for every
+// cluster and listener.
+func (e *Envoy) openSotW(ctx context.Context) error {
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(e.conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		return fmt.Errorf("open ADS stream: %w", err)
+	}
+	e.stream = stream
+	for _, typ := range []string{resourcev3.ClusterType, resourcev3.ListenerType} {
+		if err := e.send(&discoveryv3.DiscoveryRequest{TypeUrl: typ}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close ends the stream and waits for the receiver to stop.
@@ -150,22 +200,23 @@ func (e *Envoy) State() State {
 	defer e.mu.Unlock()
 	// Resource maps are never changed once stored, so sharing them is safe.
 	out := State{
-		Types: map[string]TypeState{}, Responses: map[string]int{},
-		NACKs: map[string]int{}, LastNACK: map[string]string{},
+		Types: maps.Clone(e.state.Types), Responses: maps.Clone(e.state.Responses),
+		NACKs: maps.Clone(e.state.NACKs), LastNACK: maps.Clone(e.state.LastNACK),
 		Warming:          sortedKeys(e.warmingClusters),
 		WarmingListeners: sortedKeys(e.warmingListeners),
+		ResourceVersions: map[string]map[string]string{},
+		Subscribed:       map[string][]string{},
+		Received:         maps.Clone(e.state.Received),
+		Removed:          maps.Clone(e.state.Removed),
+		Bytes:            maps.Clone(e.state.Bytes),
 	}
-	for k, v := range e.state.Types {
-		out.Types[k] = v
+	for k, v := range e.state.ResourceVersions {
+		out.ResourceVersions[k] = maps.Clone(v)
 	}
-	for k, v := range e.state.Responses {
-		out.Responses[k] = v
-	}
-	for k, v := range e.state.NACKs {
-		out.NACKs[k] = v
-	}
-	for k, v := range e.state.LastNACK {
-		out.LastNACK[k] = v
+	if e.cfg.Delta {
+		for k, v := range e.names {
+			out.Subscribed[k] = slices.Clone(v)
+		}
 	}
 	return out
 }
@@ -194,6 +245,10 @@ func (e *Envoy) Wait(ctx context.Context, cond func(State) bool) error {
 // receive handles responses until the stream ends.
 func (e *Envoy) receive() {
 	defer close(e.done)
+	if e.cfg.Delta {
+		e.receiveDelta()
+		return
+	}
 	for {
 		resp, err := e.stream.Recv()
 		if err != nil {
@@ -243,6 +298,8 @@ func (e *Envoy) handle(resp *discoveryv3.DiscoveryResponse) error {
 	}
 	e.nonces[typ] = resp.GetNonce()
 	e.state.Responses[typ]++
+	e.state.Received[typ] += len(resp.GetResources())
+	e.state.Bytes[typ] += proto.Size(resp)
 	var follow *discoveryv3.DiscoveryRequest
 	if rejectErr == nil {
 		follow = e.accept(typ, resp.GetVersionInfo(), resources)
@@ -283,30 +340,37 @@ func (e *Envoy) accept(typ, version string, resources map[string]proto.Message) 
 	case resourcev3.ListenerType:
 		e.state.Types[typ] = TypeState{Version: version, Resources: resources}
 		return e.listenersUpdated(prev, resources)
-	case resourcev3.EndpointType:
+	case resourcev3.EndpointType, resourcev3.RouteType:
 		e.state.Types[typ] = TypeState{Version: version, Resources: mergeSubscribed(prev, resources, e.names[typ])}
+		e.warmed(typ, resources)
+	default:
+		e.state.Types[typ] = TypeState{Version: version, Resources: resources}
+	}
+	return nil
+}
+
+// warmed ends the warming of the clusters (listeners) whose endpoints
+// (route configurations) an EDS (RDS) response carried. e.mu is held.
+func (e *Envoy) warmed(typ string, resources map[string]proto.Message) {
+	if typ == resourcev3.EndpointType {
 		for cluster, service := range e.warmingClusters {
 			if _, ok := resources[service]; ok {
 				delete(e.warmingClusters, cluster)
 			}
 		}
-	case resourcev3.RouteType:
-		e.state.Types[typ] = TypeState{Version: version, Resources: mergeSubscribed(prev, resources, e.names[typ])}
-		for listener, waiting := range e.warmingListeners {
-			waiting = slices.DeleteFunc(slices.Clone(waiting), func(name string) bool {
-				_, ok := resources[name]
-				return ok
-			})
-			if len(waiting) == 0 {
-				delete(e.warmingListeners, listener)
-			} else {
-				e.warmingListeners[listener] = waiting
-			}
-		}
-	default:
-		e.state.Types[typ] = TypeState{Version: version, Resources: resources}
+		return
 	}
-	return nil
+	for listener, waiting := range e.warmingListeners {
+		waiting = slices.DeleteFunc(slices.Clone(waiting), func(name string) bool {
+			_, ok := resources[name]
+			return ok
+		})
+		if len(waiting) == 0 {
+			delete(e.warmingListeners, listener)
+		} else {
+			e.warmingListeners[listener] = waiting
+		}
+	}
 }
 
 // clustersUpdated starts warming every EDS cluster that is new or changed,
@@ -314,7 +378,15 @@ func (e *Envoy) accept(typ, version string, resources map[string]proto.Message) 
 // CDS update: the full list of names at the EDS version and nonce it has,
 // even when that list did not change. e.mu is held.
 func (e *Envoy) clustersUpdated(prev, cur map[string]proto.Message) *discoveryv3.DiscoveryRequest {
-	warm := false
+	changed := e.changedEDS(prev, cur)
+	return e.resubscribe(resourcev3.EndpointType, edsNames(cur), len(changed) > 0)
+}
+
+// changedEDS starts warming every EDS cluster that is new or changed,
+// forgets removed ones, and returns, sorted, the EDS service names of the
+// clusters that started warming. e.mu is held.
+func (e *Envoy) changedEDS(prev, cur map[string]proto.Message) []string {
+	var changed []string
 	for name, m := range cur {
 		c := m.(*clusterv3.Cluster)
 		if c.GetType() != clusterv3.Cluster_EDS {
@@ -325,20 +397,28 @@ func (e *Envoy) clustersUpdated(prev, cur map[string]proto.Message) *discoveryv3
 			continue
 		}
 		e.warmingClusters[name] = edsServiceName(c)
-		warm = true
+		changed = append(changed, edsServiceName(c))
 	}
 	for name := range e.warmingClusters {
 		if _, ok := cur[name]; !ok {
 			delete(e.warmingClusters, name)
 		}
 	}
-	return e.resubscribe(resourcev3.EndpointType, edsNames(cur), warm)
+	slices.Sort(changed)
+	return slices.Compact(changed)
 }
 
 // listenersUpdated is clustersUpdated for listeners and their RDS routes.
 // e.mu is held.
 func (e *Envoy) listenersUpdated(prev, cur map[string]proto.Message) *discoveryv3.DiscoveryRequest {
-	warm := false
+	changed := e.changedRDS(prev, cur)
+	return e.resubscribe(resourcev3.RouteType, rdsNames(cur), len(changed) > 0)
+}
+
+// changedRDS is changedEDS for listeners: it returns, sorted, the route
+// configurations the listeners that started warming wait for. e.mu is held.
+func (e *Envoy) changedRDS(prev, cur map[string]proto.Message) []string {
+	var changed []string
 	for name, m := range cur {
 		routes := listenerRouteNames(m.(*listenerv3.Listener))
 		if len(routes) == 0 {
@@ -349,14 +429,15 @@ func (e *Envoy) listenersUpdated(prev, cur map[string]proto.Message) *discoveryv
 			continue
 		}
 		e.warmingListeners[name] = routes
-		warm = true
+		changed = append(changed, routes...)
 	}
 	for name := range e.warmingListeners {
 		if _, ok := cur[name]; !ok {
 			delete(e.warmingListeners, name)
 		}
 	}
-	return e.resubscribe(resourcev3.RouteType, rdsNames(cur), warm)
+	slices.Sort(changed)
+	return slices.Compact(changed)
 }
 
 // resubscribe sets the names subscribed to of a dependent type, drops what
