@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -66,6 +68,10 @@ func (c *deltaClient) send(req *discoveryv3.DeltaDiscoveryRequest) error {
 		c.nodeSent = true
 	}
 	if err := c.stream.Send(req); err != nil {
+		if errors.Is(err, io.EOF) {
+			// The stream ended; its status comes from Recv.
+			_, err = c.stream.Recv()
+		}
 		return fmt.Errorf("send delta %s request: %w", req.GetTypeUrl(), err)
 	}
 	return nil

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -65,6 +67,10 @@ func (c *sotwClient) request(typ string) error {
 		c.nodeSent = true
 	}
 	if err := c.stream.Send(req); err != nil {
+		if errors.Is(err, io.EOF) {
+			// The stream ended; its status comes from Recv.
+			_, err = c.stream.Recv()
+		}
 		return fmt.Errorf("send %s request: %w", typ, err)
 	}
 	return nil
