@@ -29,7 +29,14 @@ func TestLoadEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := measure(ctx, log, cfg, externalTarget(cfg))
+	tgt, ch, err := openExternal(ctx, log, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := measure(ctx, log, cfg, tgt, ch)
+	if err := tgt.stop(); err != nil {
+		t.Errorf("deregister: %v", err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +69,12 @@ func TestDeltaRefusedIsReported(t *testing.T) {
 	cfg.SyncTimeout = 10 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := measure(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, externalTarget(cfg))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tgt, ch, err := openExternal(ctx, log, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = measure(ctx, log, cfg, tgt, ch)
 	if !errors.Is(err, errDeltaRefused) {
 		t.Fatalf("err = %v, want errDeltaRefused", err)
 	}

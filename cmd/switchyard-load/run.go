@@ -15,14 +15,20 @@ const cleanupTimeout = 2 * time.Minute
 // runLoad runs one scenario against the target the flags name and prints
 // the report.
 func runLoad(ctx context.Context, log *slog.Logger, cfg loadConfig, out io.Writer) (err error) {
-	tgt := externalTarget(cfg)
+	var (
+		tgt *target
+		ch  *churn
+	)
 	if cfg.Start {
-		if tgt, err = startTarget(ctx, log, cfg); err != nil {
-			return err
-		}
+		tgt, ch, err = startTarget(ctx, log, cfg)
+	} else {
+		tgt, ch, err = openExternal(ctx, log, cfg)
+	}
+	if err != nil {
+		return err
 	}
 	defer func() { err = errors.Join(err, tgt.stop()) }()
-	r, err := measure(ctx, log, cfg, tgt)
+	r, err := measure(ctx, log, cfg, tgt, ch)
 	if err != nil {
 		return err
 	}
@@ -32,20 +38,31 @@ func runLoad(ctx context.Context, log *slog.Logger, cfg loadConfig, out io.Write
 	return r.writeTable(out)
 }
 
-// measure registers the services, syncs the fleet, makes the changes and
-// gathers the figures.
-func measure(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target) (_ *report, err error) {
-	ch, err := newChurn(log, tgt.consulAddr, churnConfig{prefix: cfg.ServicePrefix, services: cfg.Services,
+// openExternal registers the services in a running Consul; the target's
+// stop deregisters them.
+func openExternal(ctx context.Context, log *slog.Logger, cfg loadConfig) (*target, *churn, error) {
+	tgt := externalTarget(cfg)
+	ch, err := registerServices(ctx, log, cfg, tgt.consulAddr)
+	if err != nil {
+		return nil, nil, err
+	}
+	tgt.stop = func() error { return deregister(log, ch) }
+	return tgt, ch, nil
+}
+
+// registerServices registers the scenario's services in the Consul at addr.
+func registerServices(ctx context.Context, log *slog.Logger, cfg loadConfig, addr string) (*churn, error) {
+	ch, err := newChurn(log, addr, churnConfig{prefix: cfg.ServicePrefix, services: cfg.Services,
 		instances: cfg.Instances, writesPerSecond: cfg.WriteRate, writers: cfg.Writers})
 	if err != nil {
 		return nil, err
 	}
-	if err := ch.register(ctx); err != nil {
-		return nil, err
-	}
-	if !cfg.Start {
-		defer func() { err = errors.Join(err, deregister(log, ch)) }()
-	}
+	return ch, ch.register(ctx)
+}
+
+// measure syncs the fleet, makes the changes and gathers the figures; the
+// services are registered already.
+func measure(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target, ch *churn) (*report, error) {
 	scfg := streamConfig{addr: tgt.xdsAddr, cluster: cfg.NodeCluster, minClusters: cfg.Services, tracker: newTracker(),
 		nodeID: func(i int) string { return fmt.Sprintf("%s-%d", cfg.NodePrefix, i) }}
 	if err := probe(ctx, log, cfg, scfg, ch); err != nil {

@@ -38,23 +38,29 @@ func externalTarget(cfg loadConfig) *target {
 		pid: cfg.SwitchyardPID, stop: func() error { return nil }}
 }
 
-// startTarget starts a Consul dev agent and `switchyard serve` on free
-// loopback ports. Both get their own process group, so a Ctrl-C reaches only
-// this tool, which then stops them; Pdeathsig kills them should it die
-// first.
-func startTarget(ctx context.Context, log *slog.Logger, cfg loadConfig) (*target, error) {
+// startTarget starts a Consul dev agent, registers the services, then
+// starts `switchyard serve`, both on free loopback ports: registering first
+// keeps Switchyard's watches from slowing the writes down, and Switchyard's
+// start then loads the whole catalog at once. Both children get their own
+// process group, so a Ctrl-C reaches only this tool, which then stops them;
+// Pdeathsig kills them should it die first.
+func startTarget(ctx context.Context, log *slog.Logger, cfg loadConfig) (*target, *churn, error) {
 	agent, err := consulagent.Start(ctx, consulagent.Options{Binary: cfg.ConsulBin})
 	if err != nil {
-		return nil, fmt.Errorf("start consul: %w", err)
+		return nil, nil, fmt.Errorf("start consul: %w", err)
+	}
+	ch, err := registerServices(ctx, log, cfg, agent.HTTPAddr)
+	if err != nil {
+		return nil, nil, errors.Join(err, agent.Stop())
 	}
 	t, err := startSwitchyard(ctx, cfg, agent.HTTPAddr)
 	if err != nil {
-		return nil, errors.Join(err, agent.Stop())
+		return nil, nil, errors.Join(err, agent.Stop())
 	}
 	stopSwitchyard := t.stop
 	t.stop = func() error { return errors.Join(stopSwitchyard(), agent.Stop()) }
 	log.Info("started", "consul", agent.HTTPAddr, "xds", t.xdsAddr, "admin", t.adminAddr, "switchyard_pid", t.pid)
-	return t, nil
+	return t, ch, nil
 }
 
 // startSwitchyard runs `switchyard serve` against consulAddr and waits
