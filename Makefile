@@ -8,7 +8,7 @@ GOFILES_DIRS := cmd discovery envoy snapshot xds internal examples tools
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
 
-.PHONY: all build consul staticcheck lint test demo bench fuzz clean
+.PHONY: all build consul staticcheck lint test demo bench fuzz load clean
 
 all: build
 
@@ -51,10 +51,17 @@ demo: build consul
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./snapshot/
 
+## load: a moderate load scenario (200 simulated Envoys, 200 services × 10
+## instances, 20 changes) against a Switchyard and Consul it starts itself
+load: build consul
+	$(GO) build -o bin/switchyard-load ./cmd/switchyard-load
+	bin/switchyard-load run --start --switchyard bin/switchyard --consul bin/consul \
+		--streams 200 --services 200 --instances 10 --changes 20
+
 ## fuzz: a short run of every fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 30s ./snapshot/
 	$(GO) test -run '^$$' -fuzz FuzzInstancesFromEntries -fuzztime 30s ./discovery/
 
 clean:
-	rm -f bin/switchyard bin/switchyard-demo
+	rm -f bin/switchyard bin/switchyard-demo bin/switchyard-load

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+)
+
+// consulConnectionsMetric is the gauge of the HTTP connections Switchyard
+// holds to Consul.
+const consulConnectionsMetric = "switchyard_consul_connections"
+
+// consulConnections scrapes the connections Switchyard holds to Consul, or
+// returns nil when there is no admin address or the scrape fails.
+func consulConnections(ctx context.Context, log *slog.Logger, tgt *target) *float64 {
+	if tgt.adminAddr == "" {
+		return nil
+	}
+	v, err := scrapeGauge(ctx, tgt.adminAddr, consulConnectionsMetric)
+	if err != nil {
+		log.Warn("no consul connection count", "error", err)
+		return nil
+	}
+	return &v
+}
+
+// rss reads Switchyard's resident set size, or returns nil without a pid.
+func rss(log *slog.Logger, pid int) *int64 {
+	if pid == 0 {
+		return nil
+	}
+	v, err := rssBytes(pid)
+	if err != nil {
+		log.Warn("no rss", "pid", pid, "error", err)
+		return nil
+	}
+	return &v
+}
+
+// rssSlope grows the fleet to cfg.SlopeStreams, waits for the new streams
+// to sync, and reports how much Switchyard's RSS grew per added stream.
+func rssSlope(ctx context.Context, cfg loadConfig, tgt *target, f *fleet, r *report) error {
+	if tgt.pid == 0 || r.RSSBytes == nil {
+		return fmt.Errorf("--slope-streams needs the switchyard pid (--start or --switchyard-pid)")
+	}
+	before := *r.RSSBytes
+	f.grow(cfg.SlopeStreams)
+	if _, err := f.waitSynced(ctx, cfg.SyncTimeout); err != nil {
+		return fmt.Errorf("sync at %d streams: %w", cfg.SlopeStreams, err)
+	}
+	after, err := rssBytes(tgt.pid)
+	if err != nil {
+		return err
+	}
+	slope := float64(after-before) / float64(cfg.SlopeStreams-cfg.Streams)
+	r.RSSPerStreamBytes, r.SlopeStreams = &slope, cfg.SlopeStreams
+	return nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// maxRecvBytes lifts gRPC's 4 MiB default: a state-of-the-world EDS
+// response for thousands of services is larger.
+const maxRecvBytes = 256 << 20
+
+// streamConfig is what every simulated proxy shares.
+type streamConfig struct {
+	addr    string
+	cluster string
+	nodeID  func(i int) string
+	// minClusters is how many clusters a stream must have received to
+	// count as synced: the services the churn generator registered.
+	minClusters int
+	tracker     *tracker
+}
+
+// streamState is what a simulated proxy reports to the fleet. Only its own
+// goroutine writes the plain fields; the fleet reads the atomics.
+type streamState struct {
+	id        int
+	bytes     atomic.Int64
+	responses atomic.Int64
+	// syncedAt is the Unix nanoseconds at which the stream first held
+	// clusters, endpoints, listeners and routes; 0 before.
+	syncedAt atomic.Int64
+
+	clusters, endpoints, listeners, routes int
+	edsWant, rdsWant                       int
+}
+
+// received counts one response of size bytes.
+func (s *streamState) received(size int) {
+	s.bytes.Add(int64(size))
+	s.responses.Add(1)
+}
+
+// checkSynced marks the stream synced once it has every type, all the
+// endpoint assignments and routes it asked for, and enough clusters.
+func (s *streamState) checkSynced(minClusters int, at time.Time) {
+	if s.syncedAt.Load() != 0 {
+		return
+	}
+	if s.clusters >= minClusters && s.clusters > 0 && s.edsWant > 0 && s.endpoints >= s.edsWant &&
+		s.listeners > 0 && s.rdsWant > 0 && s.routes >= s.rdsWant {
+		s.syncedAt.Store(at.UnixNano())
+	}
+}
+
+// node is the node a simulated Envoy announces.
+func node(cfg streamConfig, i int) *corev3.Node {
+	return &corev3.Node{
+		Id: cfg.nodeID(i), Cluster: cfg.cluster, UserAgentName: "envoy",
+		UserAgentVersionType: &corev3.Node_UserAgentVersion{UserAgentVersion: "1.33.0"},
+	}
+}
+
+// dial opens a connection of the stream's own.
+func dial(addr string) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvBytes)))
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+// observeEndpoints reports a received endpoint assignment to the tracker
+// while a change is in flight; otherwise it costs nothing.
+func observeEndpoints(cfg streamConfig, id int, cla []byte, at time.Time) error {
+	if !cfg.tracker.active() {
+		return nil
+	}
+	name, err := nameField(cla, fieldCLAName)
+	if err != nil || !cfg.tracker.watching(name) {
+		return err
+	}
+	_, n, err := claEndpoints(cla)
+	if err != nil {
+		return err
+	}
+	cfg.tracker.observe(id, name, n, at)
+	return nil
+}
+
+// runStream is how the fleet runs one proxy of either protocol.
+type runStream func(ctx context.Context, cfg streamConfig, st *streamState) error
