@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -12,13 +11,22 @@ import (
 	"github.com/switchyard/switchyard/internal/consulagent"
 )
 
-// TestLoadEndToEnd runs a small scenario against a real Consul dev agent and
-// Switchyard's pipeline in this process: every stream must sync and see
-// every change.
+// TestLoadEndToEnd runs a small scenario, over state-of-the-world and delta
+// ADS, against a real Consul dev agent and Switchyard's pipeline in this
+// process: every stream must sync and see every change.
 func TestLoadEndToEnd(t *testing.T) {
+	for _, protocol := range []string{"sotw", "delta"} {
+		t.Run(protocol, func(t *testing.T) { runSmallScenario(t, protocol) })
+	}
+}
+
+// runSmallScenario runs 20 streams over 20 services × 3 instances with 5
+// changes and checks every figure of the report.
+func runSmallScenario(t *testing.T, protocol string) {
 	agent := consulagent.StartT(t)
 	sy := startInProcess(t, agent.HTTPAddr)
 	cfg := defaultConfig()
+	cfg.Protocol = protocol
 	cfg.XDSAddr, cfg.ConsulAddr, cfg.AdminAddr = sy.xdsAddr, agent.HTTPAddr, sy.adminAddr
 	cfg.SwitchyardPID = os.Getpid() // the pipeline runs here, next to the fleet
 	cfg.Streams, cfg.Services, cfg.Instances, cfg.Changes = 20, 20, 3, 5
@@ -56,26 +64,4 @@ func TestLoadEndToEnd(t *testing.T) {
 	}
 	t.Logf("sync %.0f ms, propagation p50 %.1f ms max %.1f ms, %.0f bytes/proxy/change",
 		r.InitialSyncMS, r.Propagation.P50, r.Propagation.Max, r.BytesPerProxyPerChange)
-}
-
-// TestDeltaRefusedIsReported checks that a server refusing delta xDS makes
-// the run fail with errDeltaRefused rather than a bare EOF.
-func TestDeltaRefusedIsReported(t *testing.T) {
-	agent := consulagent.StartT(t)
-	sy := startInProcess(t, agent.HTTPAddr)
-	cfg := defaultConfig()
-	cfg.XDSAddr, cfg.ConsulAddr = sy.xdsAddr, agent.HTTPAddr
-	cfg.Protocol, cfg.Streams, cfg.Services, cfg.Instances, cfg.Changes = "delta", 2, 2, 1, 1
-	cfg.SyncTimeout = 10 * time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tgt, ch, err := openExternal(ctx, log, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = measure(ctx, log, cfg, tgt, ch)
-	if !errors.Is(err, errDeltaRefused) {
-		t.Fatalf("err = %v, want errDeltaRefused", err)
-	}
 }
