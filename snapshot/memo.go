@@ -3,7 +3,6 @@ package snapshot
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -36,10 +35,10 @@ type typeState struct {
 // flavour's route configuration only when the services' names or
 // datacenters change. It is not safe for concurrent use.
 type memoBuilder struct {
-	opts     Options
-	services map[string]*serviceEntry
+	opts Options
+	// services are the entries of the last model's services, sorted by name.
+	services []*serviceEntry
 	types    [types.UnknownType]typeState
-	gen      uint64
 	// failing counts the entries whose resources did not validate.
 	failing   int
 	endpoints int
@@ -48,7 +47,7 @@ type memoBuilder struct {
 
 // newMemoBuilder returns an empty builder for one flavour.
 func newMemoBuilder(opts Options) *memoBuilder {
-	return &memoBuilder{opts: opts, services: map[string]*serviceEntry{}}
+	return &memoBuilder{opts: opts}
 }
 
 // rebuild builds the snapshot of a model, reusing whatever the previous
@@ -65,7 +64,6 @@ func (b *memoBuilder) rebuild(m discovery.Model) (built, error) {
 		return buildReference(m, b.opts)
 	}
 	var ch changes
-	b.gen++
 	topology := b.diffServices(services, &ch)
 	if b.opts.Flavour == FlavourEnvoy {
 		b.shared.update(b, services, m.Datacenter, topology, &ch)
@@ -78,58 +76,71 @@ func (b *memoBuilder) rebuild(m discovery.Model) (built, error) {
 	return b.snapshot(), nil
 }
 
-// diffServices rebuilds the entries of new and changed services, drops
-// those of removed ones, and reports whether the set of names or any
+// diffServices walks the sorted services alongside the sorted entries of
+// the previous rebuild, rebuilds the entries of new and changed services,
+// drops those of removed ones, and reports whether the set of names or any
 // service's datacenter changed.
 func (b *memoBuilder) diffServices(services []discovery.Service, ch *changes) bool {
-	topology, matched := false, 0
-	for _, svc := range services {
-		old := b.services[svc.Name]
-		if old != nil {
-			old.seen = b.gen
-			matched++
-			if sameService(old.svc, svc) {
+	old := b.services
+	b.services = make([]*serviceEntry, 0, len(services))
+	topology, i := false, 0
+	for j := range services {
+		svc := &services[j]
+		for i < len(old) && old[i].svc.Name < svc.Name {
+			b.replace(old[i], nil, ch)
+			topology, i = true, i+1
+		}
+		var prev *serviceEntry
+		if i < len(old) && old[i].svc.Name == svc.Name {
+			prev, i = old[i], i+1
+			if sameService(&prev.svc, svc) {
+				b.services = append(b.services, prev)
 				continue
 			}
-			topology = topology || old.svc.Datacenter != svc.Datacenter
+			topology = topology || prev.svc.Datacenter != svc.Datacenter
 		} else {
 			topology = true
 		}
-		e := newServiceEntry(svc, b.opts.Flavour)
-		e.seen = b.gen
-		b.replace(old, e, ch)
-		b.services[svc.Name] = e
+		e := newServiceEntry(*svc, b.opts.Flavour)
+		b.replace(prev, e, ch)
+		b.services = append(b.services, e)
 	}
-	if matched == len(b.services)-ch.added {
-		return topology
+	for _, e := range old[i:] {
+		b.replace(e, nil, ch)
+		topology = true
 	}
-	for name, e := range b.services {
-		if e.seen != b.gen {
-			b.replace(e, nil, ch)
-			delete(b.services, name)
-		}
-	}
-	return true
+	return topology
 }
 
 // replace records that entry old (nil for a new service) gives way to entry
-// e (nil for a removed service).
+// e (nil for a removed service). A resource that comes out of both the same
+// is neither removed nor put, and e keeps old's proto of it, so a change
+// touches only the types whose resources really changed.
 func (b *memoBuilder) replace(old, e *serviceEntry, ch *changes) {
-	if old != nil {
-		ch.remove = append(ch.remove, old.resources...)
-		b.endpoints -= old.endpoints
-		if old.err != nil {
-			b.failing--
-		}
-	}
+	var kept []builtResource
 	if e != nil {
-		ch.put = append(ch.put, e.resources...)
 		b.endpoints += e.endpoints
 		if e.err != nil {
 			b.failing++
 		}
-		if old == nil {
-			ch.added++
+		for k, r := range e.resources {
+			if prev, ok := old.find(r); ok {
+				e.resources[k] = prev
+				kept = append(kept, prev)
+				continue
+			}
+			ch.put = append(ch.put, r)
+		}
+	}
+	if old != nil {
+		b.endpoints -= old.endpoints
+		if old.err != nil {
+			b.failing--
+		}
+		for _, r := range old.resources {
+			if !slices.Contains(kept, r) {
+				ch.remove = append(ch.remove, r)
+			}
 		}
 	}
 }
@@ -139,9 +150,9 @@ func (b *memoBuilder) replace(old, e *serviceEntry, ch *changes) {
 func (b *memoBuilder) err() error {
 	var errs []error
 	if b.failing > 0 {
-		for _, name := range slices.Sorted(maps.Keys(b.services)) {
-			if err := b.services[name].err; err != nil {
-				errs = append(errs, err)
+		for _, e := range b.services {
+			if e.err != nil {
+				errs = append(errs, e.err)
 			}
 		}
 	}

@@ -17,6 +17,22 @@ type builtResource struct {
 	name   string
 	res    types.Resource
 	digest resourceDigest
+	// valid is true when the resource passed validation and was digested.
+	valid bool
+}
+
+// find returns the entry's resource that is valid and has the same type,
+// name and digest as r.
+func (e *serviceEntry) find(r builtResource) (builtResource, bool) {
+	if e == nil || !r.valid {
+		return builtResource{}, false
+	}
+	for _, o := range e.resources {
+		if o.valid && o.typ == r.typ && o.name == r.name && o.digest == r.digest {
+			return o, true
+		}
+	}
+	return builtResource{}, false
 }
 
 // serviceEntry is what the incremental builder remembers of one service: a
@@ -27,8 +43,6 @@ type serviceEntry struct {
 	resources []builtResource
 	endpoints int
 	err       error
-	// seen is the rebuild generation that last found the service in a model.
-	seen uint64
 }
 
 // newServiceEntry translates, validates and digests one service's own
@@ -66,7 +80,7 @@ func buildResource(typ types.ResponseType, r types.Resource) (builtResource, err
 		return br, err
 	}
 	d, err := digestResource(r)
-	br.digest = d
+	br.digest, br.valid = d, err == nil
 	return br, err
 }
 
@@ -85,15 +99,22 @@ func cloneService(svc discovery.Service) discovery.Service {
 
 // sameService reports whether two services are equal field by field; it is
 // the builder's cheap test for "nothing to rebuild".
-func sameService(a, b discovery.Service) bool {
-	return a.Name == b.Name && a.Datacenter == b.Datacenter &&
-		slices.Equal(a.Tags, b.Tags) && maps.Equal(a.Meta, b.Meta) &&
-		slices.EqualFunc(a.Instances, b.Instances, sameInstance)
+func sameService(a, b *discovery.Service) bool {
+	if a.Name != b.Name || a.Datacenter != b.Datacenter || len(a.Instances) != len(b.Instances) ||
+		!slices.Equal(a.Tags, b.Tags) || !maps.Equal(a.Meta, b.Meta) {
+		return false
+	}
+	for i := range a.Instances {
+		if !sameInstance(&a.Instances[i], &b.Instances[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameInstance reports whether two instances are equal field by field.
-func sameInstance(a, b discovery.Instance) bool {
-	return a.ID == b.ID && a.Node == b.Node && a.Address == b.Address && a.Port == b.Port &&
-		a.Health == b.Health && a.Weights == b.Weights && a.Locality == b.Locality &&
+func sameInstance(a, b *discovery.Instance) bool {
+	return a.Port == b.Port && a.Health == b.Health && a.Weights == b.Weights &&
+		a.Address == b.Address && a.ID == b.ID && a.Node == b.Node && a.Locality == b.Locality &&
 		slices.Equal(a.Tags, b.Tags) && maps.Equal(a.Meta, b.Meta)
 }

@@ -11,8 +11,6 @@ import (
 type changes struct {
 	remove []builtResource
 	put    []builtResource
-	// added counts the services that are new in this rebuild.
-	added int
 }
 
 // apply folds the changes into the types they touch. A touched type gets a
@@ -30,8 +28,8 @@ func (b *memoBuilder) apply(ch *changes) {
 	}
 	for _, r := range ch.remove {
 		t := &b.types[r.typ]
-		delete(t.items, r.name)
 		t.digest.remove(r.digest)
+		delete(t.items, r.name)
 	}
 	for _, r := range ch.put {
 		t := &b.types[r.typ]
