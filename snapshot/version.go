@@ -9,7 +9,6 @@ import (
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	"google.golang.org/protobuf/proto"
 )
 
 // Versions are the content-hash versions of one flavour's resources, one per
@@ -53,30 +52,25 @@ func versionsFromDigests(clusters, endpoints, listeners, routes typeDigest) Vers
 	return v
 }
 
-// resourceDigest is the SHA-256 of one resource's name and deterministic
-// encoding.
+// resourceDigest is the SHA-256 of one resource's deterministic encoding,
+// which holds its name: the per-resource version go-control-plane computes
+// (cachev3.HashResource) and the xds package's delta version map uses.
 type resourceDigest [sha256.Size]byte
 
-// digestResource hashes one resource's name and deterministic encoding.
+// digestResource hashes one resource's deterministic encoding.
 func digestResource(r types.Resource) (resourceDigest, error) {
-	name := cachev3.GetResourceName(r)
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
+	b, err := cachev3.MarshalResource(r)
 	if err != nil {
-		return resourceDigest{}, fmt.Errorf("marshal %s: %w", name, err)
+		return resourceDigest{}, fmt.Errorf("marshal %s: %w", cachev3.GetResourceName(r), err)
 	}
-	h := sha256.New()
-	writeField(h, []byte(name))
-	writeField(h, b)
-	var d resourceDigest
-	h.Sum(d[:0])
-	return d, nil
+	return sha256.Sum256(b), nil
 }
 
 // typeDigest is an order-independent digest of a set of uniquely named
 // resources: the lane-wise sum of their digests, and their count. Adding or
 // removing one resource updates it in constant time, which is what lets an
 // incremental rebuild version a type without rehashing its unchanged
-// resources; names are part of each resource's digest, so two sets only
+// resources; names are part of each resource's encoding, so two sets only
 // collide by accident of SHA-256.
 type typeDigest struct {
 	sum   [4]uint64
