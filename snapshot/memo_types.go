@@ -16,13 +16,17 @@ type changes struct {
 // apply folds the changes into the types they touch. A touched type gets a
 // fresh items map; an untouched one keeps the map earlier snapshots share.
 func (b *memoBuilder) apply(ch *changes) {
+	var puts [types.UnknownType]int
+	for _, r := range ch.put {
+		puts[r.typ]++
+	}
 	var touched [types.UnknownType]bool
 	for _, list := range [][]builtResource{ch.remove, ch.put} {
 		for _, r := range list {
 			if !touched[r.typ] {
 				touched[r.typ] = true
 				t := &b.types[r.typ]
-				t.items = cloneItems(t.items, len(ch.put))
+				t.items = cloneItems(t.items, puts[r.typ])
 			}
 		}
 	}
@@ -38,11 +42,11 @@ func (b *memoBuilder) apply(ch *changes) {
 	}
 }
 
-// cloneItems copies an items map, with room for extra entries when it is
-// new.
-func cloneItems(items map[string]types.ResourceWithTTL, extra int) map[string]types.ResourceWithTTL {
+// cloneItems copies an items map, or makes one with room for n entries
+// when there is none yet.
+func cloneItems(items map[string]types.ResourceWithTTL, n int) map[string]types.ResourceWithTTL {
 	if items == nil {
-		return make(map[string]types.ResourceWithTTL, extra)
+		return make(map[string]types.ResourceWithTTL, n)
 	}
 	return maps.Clone(items)
 }
