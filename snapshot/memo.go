@@ -39,7 +39,8 @@ type memoBuilder struct {
 	// services are the entries of the last model's services, sorted by name.
 	services []*serviceEntry
 	types    [types.UnknownType]typeState
-	// failing counts the entries whose resources did not validate.
+	// failing counts the entries whose resources did not validate, and
+	// endpoints the endpoints of all entries.
 	failing   int
 	endpoints int
 	shared    sharedState
@@ -58,9 +59,10 @@ func (b *memoBuilder) rebuild(m discovery.Model) (built, error) {
 		services = sortedServices(services)
 	}
 	if hasDuplicateNames(services) {
-		// Translate keeps both services of a name; so does the reference
-		// path, which the builder's per-name memo cannot follow.
-		*b = *newMemoBuilder(b.opts)
+		// Translate keeps both services of a name, which the per-name memo
+		// cannot follow, so this model goes the reference way. The memo
+		// still holds the last model it could follow, whole and
+		// consistent, so the next model is diffed against that.
 		return buildReference(m, b.opts)
 	}
 	var ch changes

@@ -91,7 +91,13 @@ func mutations() []mutation {
 		}},
 		{"remove service", func(r *rand.Rand, m *discovery.Model) {
 			if len(m.Services) > 0 {
-				m.Services = slices.Delete(m.Services, 0, 1)
+				i := r.IntN(len(m.Services))
+				m.Services = slices.Delete(m.Services, i, i+1)
+			}
+		}},
+		{"duplicate name", func(r *rand.Rand, m *discovery.Model) {
+			if svc := pick(r, m); svc != nil && r.IntN(4) == 0 {
+				m.Services = append(m.Services, randomService(r, svc.Name))
 			}
 		}},
 		{"health flip", func(r *rand.Rand, m *discovery.Model) {
