@@ -47,7 +47,7 @@ demo: build consul
 	$(GO) build -o bin/switchyard-demo ./examples/demo
 	bin/switchyard-demo run --switchyard bin/switchyard --consul bin/consul
 
-## bench: the translation benchmark (1,000 services × 10 instances)
+## bench: snapshot benchmarks (full rebuild at 1,000 × 10 and 10,000 × 10, one-service change at 1,000 and 10,000 services)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./snapshot/
 

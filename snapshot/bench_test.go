@@ -62,3 +62,64 @@ func BenchmarkTranslateAndBuild(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRebuildOneServiceChange measures the publisher's rebuild after one
+// instance of one service changed health, at 1,000 and 10,000 services × 10
+// instances.
+func BenchmarkRebuildOneServiceChange(b *testing.B) {
+	for _, services := range []int{1000, 10000} {
+		m := benchModel(services, 10)
+		for _, f := range Flavours() {
+			b.Run(fmt.Sprintf("services=%d/%s", services, f), func(b *testing.B) {
+				builder := newMemoBuilder(Options{Flavour: f, ListenerPort: 10000})
+				if _, err := builder.rebuild(m); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					inst := &m.Services[i%services].Instances[0]
+					inst.Health = flipHealth(inst.Health)
+					i++
+					if _, err := builder.rebuild(m); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// flipHealth swaps passing and critical.
+func flipHealth(h discovery.Health) discovery.Health {
+	if h == discovery.HealthPassing {
+		return discovery.HealthCritical
+	}
+	return discovery.HealthPassing
+}
+
+// BenchmarkFullRebuild measures a rebuild from nothing at 10,000 services ×
+// 10 instances: the publisher's first model through the memoizing builder,
+// and Translate and Build for comparison.
+func BenchmarkFullRebuild(b *testing.B) {
+	m := benchModel(10000, 10)
+	for _, f := range Flavours() {
+		opts := Options{Flavour: f, ListenerPort: 10000}
+		b.Run(fmt.Sprintf("services=10000/%s/builder", f), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := newMemoBuilder(opts).rebuild(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("services=10000/%s/translate+build", f), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := buildReference(m, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -52,6 +52,9 @@ type Publisher struct {
 	cfg     PublisherConfig
 	log     *slog.Logger
 	metrics *metrics
+	// builders hold one memoizing builder per flavour; only the goroutine
+	// that publishes touches them.
+	builders map[Flavour]*memoBuilder
 
 	mu     sync.Mutex
 	status PublishStatus
@@ -68,11 +71,18 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	builders := make(map[Flavour]*memoBuilder, len(Flavours()))
+	for _, f := range Flavours() {
+		opts := cfg.Translate
+		opts.Flavour = f
+		builders[f] = newMemoBuilder(opts)
+	}
 	return &Publisher{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "snapshot"),
-		metrics: newMetrics(cfg.Registerer),
-		status:  PublishStatus{Versions: map[Flavour]Versions{}},
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "snapshot"),
+		metrics:  newMetrics(cfg.Registerer),
+		builders: builders,
+		status:   PublishStatus{Versions: map[Flavour]Versions{}},
 	}, nil
 }
 
@@ -116,19 +126,15 @@ func (p *Publisher) publishModel(m discovery.Model) {
 }
 
 // publishFlavour builds one flavour and hands it to the sink unless its
-// versions are the ones already in force.
+// versions are the ones already in force. The flavour's builder gives what
+// Translate and Build would, rebuilding only what the model changed.
 func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 	start := time.Now()
-	opts := p.cfg.Translate
-	opts.Flavour = f
-	res, err := Translate(m, opts)
+	b, err := p.builders[f].rebuild(m)
 	if err != nil {
 		return err
 	}
-	snap, v, err := Build(res)
-	if err != nil {
-		return err
-	}
+	v := b.versions
 	p.metrics.buildTime.Observe(time.Since(start).Seconds())
 	p.mu.Lock()
 	current, published := p.status.Versions[f]
@@ -137,16 +143,16 @@ func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 		p.metrics.unchanged.WithLabelValues(f.String()).Inc()
 		return nil
 	}
-	for _, w := range res.Warnings {
+	for _, w := range b.warnings {
 		p.metrics.warnings.WithLabelValues(f.String()).Inc()
 		p.log.Warn("model partly translated", "flavour", f.String(), "warning", w)
 	}
-	if err := p.cfg.Sink.Publish(f, snap); err != nil {
+	if err := p.cfg.Sink.Publish(f, b.snap); err != nil {
 		return fmt.Errorf("publish %s: %w", f, err)
 	}
 	p.recordPublish(f, v)
 	p.log.Info("snapshot published", "flavour", f.String(),
-		"clusters", len(res.Clusters), "endpoints", endpointCount(res.Endpoints),
+		"clusters", b.clusters, "endpoints", b.endpoints,
 		"cds", v.Clusters, "eds", v.Endpoints, "lds", v.Listeners, "rds", v.Routes)
 	return nil
 }

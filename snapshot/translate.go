@@ -37,17 +37,38 @@ func Translate(m discovery.Model, opts Options) (Resources, error) {
 // and a warning says so.
 func translateEnvoy(m discovery.Model, opts Options) Resources {
 	var res Resources
-	vhosts := make([]*routev3.VirtualHost, 0, len(m.Services))
-	owner := make(map[string]string, 6*len(m.Services))
-	for _, svc := range sortedServices(m.Services) {
+	services := sortedServices(m.Services)
+	for _, svc := range services {
 		addUpstream(&res, svc, FlavourEnvoy)
-		dc := svc.Datacenter
-		if dc == "" {
-			dc = m.Datacenter
-		}
-		domains := virtualHostDomains(svc.Name, dc)
+	}
+	rc, warnings := envoyRoute(services, m.Datacenter, opts)
+	res.Listeners = []types.Resource{envoyListener(opts)}
+	res.Routes = []types.Resource{rc}
+	res.Warnings = warnings
+	return res
+}
+
+// envoyListener returns the Envoy flavour's one HTTP listener.
+func envoyListener(opts Options) types.Resource {
+	name := EnvoyHTTPListenerName(opts.ListenerPort)
+	address := opts.ListenerAddress
+	if address == "" {
+		address = "0.0.0.0"
+	}
+	return envoy.HTTPListener(name, address, opts.ListenerPort, name)
+}
+
+// envoyRoute returns the Envoy flavour's route configuration over services
+// sorted by name, and a warning per service left without a virtual host. It
+// reads only the names and datacenters of the services.
+func envoyRoute(services []discovery.Service, datacenter string, opts Options) (*routev3.RouteConfiguration, []string) {
+	var warnings []string
+	vhosts := make([]*routev3.VirtualHost, 0, len(services))
+	owner := make(map[string]string, 6*len(services))
+	for _, svc := range services {
+		domains := virtualHostDomains(svc.Name, effectiveDatacenter(svc, datacenter))
 		if taken := takenDomain(owner, domains); taken != "" {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("service %q gets no Envoy virtual host: domain %q already belongs to service %q", svc.Name, taken, owner[taken]))
+			warnings = append(warnings, fmt.Sprintf("service %q gets no Envoy virtual host: domain %q already belongs to service %q", svc.Name, taken, owner[taken]))
 			continue
 		}
 		for _, d := range domains {
@@ -55,14 +76,15 @@ func translateEnvoy(m discovery.Model, opts Options) Resources {
 		}
 		vhosts = append(vhosts, envoy.VirtualHost(svc.Name, domains, ClusterName(svc.Name)))
 	}
-	name := EnvoyHTTPListenerName(opts.ListenerPort)
-	address := opts.ListenerAddress
-	if address == "" {
-		address = "0.0.0.0"
+	return envoy.RouteConfig(EnvoyHTTPListenerName(opts.ListenerPort), vhosts), warnings
+}
+
+// effectiveDatacenter returns the service's datacenter, else the model's.
+func effectiveDatacenter(svc discovery.Service, datacenter string) string {
+	if svc.Datacenter != "" {
+		return svc.Datacenter
 	}
-	res.Listeners = []types.Resource{envoy.HTTPListener(name, address, opts.ListenerPort, name)}
-	res.Routes = []types.Resource{envoy.RouteConfig(name, vhosts)}
-	return res
+	return datacenter
 }
 
 // takenDomain returns the first of domains that already has an owner.
@@ -82,12 +104,17 @@ func translateGRPC(m discovery.Model) Resources {
 	var res Resources
 	for _, svc := range sortedServices(m.Services) {
 		addUpstream(&res, svc, FlavourGRPC)
-		name := GRPCListenerName(svc.Name)
-		vhost := envoy.VirtualHost(svc.Name, []string{"*"}, ClusterName(svc.Name))
-		res.Listeners = append(res.Listeners, envoy.APIListener(name, name))
-		res.Routes = append(res.Routes, envoy.RouteConfig(name, []*routev3.VirtualHost{vhost}))
+		addGRPCRoute(&res, svc)
 	}
 	return res
+}
+
+// addGRPCRoute appends the API listener and route configuration of a service.
+func addGRPCRoute(res *Resources, svc discovery.Service) {
+	name := GRPCListenerName(svc.Name)
+	vhost := envoy.VirtualHost(svc.Name, []string{"*"}, ClusterName(svc.Name))
+	res.Listeners = append(res.Listeners, envoy.APIListener(name, name))
+	res.Routes = append(res.Routes, envoy.RouteConfig(name, []*routev3.VirtualHost{vhost}))
 }
 
 // addUpstream appends the cluster of a service and, for an EDS cluster, its

@@ -28,19 +28,26 @@ func Validate(res Resources) error {
 	var errs []error
 	for _, list := range [][]types.Resource{res.Clusters, res.Endpoints, res.Listeners, res.Routes} {
 		for _, r := range list {
-			v, ok := r.(validator)
-			if !ok {
-				errs = append(errs, fmt.Errorf("%T %q: cannot be validated", r, cachev3.GetResourceName(r)))
-				continue
-			}
-			if err := v.ValidateAll(); err != nil {
-				errs = append(errs, fmt.Errorf("%T %q: %w", r, cachev3.GetResourceName(r), err))
+			if err := validateResource(r); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
 	errs = append(errs, checkReferences(res)...)
 	errs = append(errs, checkDomains(res)...)
 	return errors.Join(errs...)
+}
+
+// validateResource checks one resource with its proto's ValidateAll.
+func validateResource(r types.Resource) error {
+	v, ok := r.(validator)
+	if !ok {
+		return fmt.Errorf("%T %q: cannot be validated", r, cachev3.GetResourceName(r))
+	}
+	if err := v.ValidateAll(); err != nil {
+		return fmt.Errorf("%T %q: %w", r, cachev3.GetResourceName(r), err)
+	}
+	return nil
 }
 
 // checkReferences reports every dangling reference between resources.

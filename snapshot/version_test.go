@@ -1,8 +1,11 @@
 package snapshot
 
 import (
+	"encoding/hex"
 	"slices"
 	"testing"
+
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 
 	"github.com/switchyard/switchyard/discovery"
 )
@@ -85,5 +88,27 @@ func TestEndpointVersionCoversClusters(t *testing.T) {
 	}
 	if v.Clusters == before.Clusters || v.Endpoints == before.Endpoints {
 		t.Errorf("cluster change did not move both versions: %+v vs %+v", v, before)
+	}
+}
+
+// TestResourceDigestIsGoControlPlaneHash keeps a resource's digest equal to
+// the per-resource version go-control-plane and the delta server compute.
+func TestResourceDigestIsGoControlPlaneHash(t *testing.T) {
+	res, err := Translate(mixedModel(t), Options{Flavour: FlavourGRPC, ListenerPort: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range slices.Concat(res.Clusters, res.Endpoints, res.Listeners, res.Routes) {
+		d, err := digestResource(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := cachev3.MarshalResource(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := hex.EncodeToString(d[:]), cachev3.HashResource(b); got != want {
+			t.Errorf("%s: digest %s, want %s", cachev3.GetResourceName(r), got, want)
+		}
 	}
 }
