@@ -104,9 +104,9 @@ func runDemo(ctx context.Context, out io.Writer, cfg runConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	cl.add("switchyard", sy.stop)
+	cl.add("switchyard", sy.Stop)
 	fmt.Fprintf(out, "switchyard: xDS on %s, admin on %s, log %s\n", sy.XDSAddr, sy.AdminAddr, logPath)
-	if err := sy.waitReady(ctx, cfg.StartTimeout); err != nil {
+	if err := sy.WaitReady(ctx, cfg.StartTimeout); err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	fmt.Fprintf(out, "switchyard: ready, %s into the demo\n", since(start))
