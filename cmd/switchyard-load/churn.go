@@ -15,6 +15,11 @@ import (
 // consulTimeout bounds every Consul write.
 const consulTimeout = 10 * time.Second
 
+// maxInstances bounds services × instances: every instance gets a
+// synthetic node of its own with an address in 127.0.0.0/8, which holds
+// 2^24 of them.
+const maxInstances = 1 << 20
+
 // churnConfig sizes the registry the generator builds and how fast it may
 // write to Consul.
 type churnConfig struct {
@@ -26,8 +31,9 @@ type churnConfig struct {
 	writers         int
 }
 
-// churn registers services in Consul through the agent API, with a TTL
-// check per instance, and flips those checks one at a time.
+// churn registers services in Consul's catalog, each instance on a
+// synthetic node of its own with one passing service check, and flips
+// those checks one at a time by re-registering them.
 type churn struct {
 	log     *slog.Logger
 	cfg     churnConfig
@@ -61,10 +67,49 @@ func (c *churn) serviceName(s int) string { return fmt.Sprintf("%s%04d", c.cfg.p
 
 func (c *churn) instanceID(s, i int) string { return fmt.Sprintf("%s-%d", c.serviceName(s), i) }
 
-// register registers every instance with a passing TTL check, several at a
+// nodeIndex numbers instance i of service s among all instances.
+func (c *churn) nodeIndex(s, i int) int { return s*c.cfg.instances + i }
+
+// nodeName names the synthetic node of instance i of service s.
+func (c *churn) nodeName(s, i int) string {
+	return fmt.Sprintf("%snode-%05d", c.cfg.prefix, c.nodeIndex(s, i))
+}
+
+// nodeAddress is the node's address: always loopback, 127.0.0.0/8, never
+// 127.0.0.0 itself.
+func (c *churn) nodeAddress(s, i int) string {
+	n := (c.nodeIndex(s, i) + 1) % (1 << 24)
+	return fmt.Sprintf("127.%d.%d.%d", n>>16&0xff, n>>8&0xff, n&0xff)
+}
+
+// checkID names the service check of an instance.
+func checkID(instance string) string { return "load:" + instance }
+
+// check is the catalog check of instance i of service s with status.
+func (c *churn) check(s, i int, status string) *api.AgentCheck {
+	id := c.instanceID(s, i)
+	return &api.AgentCheck{
+		Node: c.nodeName(s, i), CheckID: checkID(id), Name: "switchyard-load",
+		Status: status, Output: "set by switchyard-load",
+		ServiceID: id, ServiceName: c.serviceName(s),
+	}
+}
+
+// register registers every instance with a passing check, several at a
 // time under the write rate cap.
 func (c *churn) register(ctx context.Context) error {
 	start := time.Now()
+	err := c.eachInstance(ctx, c.registerOne)
+	if err != nil {
+		return err
+	}
+	c.log.Info("registered", "services", c.cfg.services, "instances", c.cfg.services*c.cfg.instances, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// eachInstance runs fn on every instance with cfg.writers writers, each
+// write waiting for the rate limiter; the first error stops the rest.
+func (c *churn) eachInstance(ctx context.Context, fn func(ctx context.Context, s, i int) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	next := make(chan [2]int)
 	g.Go(func() error {
@@ -83,33 +128,33 @@ func (c *churn) register(ctx context.Context) error {
 	for range c.cfg.writers {
 		g.Go(func() error {
 			for si := range next {
-				if err := c.registerOne(gctx, si[0], si[1]); err != nil {
+				if err := c.limiter.Wait(gctx); err != nil {
+					return err
+				}
+				if err := fn(gctx, si[0], si[1]); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	c.log.Info("registered", "services", c.cfg.services, "instances", c.cfg.services*c.cfg.instances, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return g.Wait()
 }
 
-// registerOne registers instance i of service s on a loopback address of
-// its own within the service.
+// registerOne registers instance i of service s on its own synthetic node,
+// at a loopback service address shared within the service.
 func (c *churn) registerOne(ctx context.Context, s, i int) error {
-	if err := c.limiter.Wait(ctx); err != nil {
-		return fmt.Errorf("register: %w", err)
-	}
 	id := c.instanceID(s, i)
-	reg := &api.AgentServiceRegistration{
-		ID: id, Name: c.serviceName(s),
-		Address: fmt.Sprintf("127.0.0.%d", 1+s%250), Port: 20000 + i,
-		Check: &api.AgentServiceCheck{CheckID: "ttl:" + id, TTL: "24h", Status: api.HealthPassing},
+	reg := &api.CatalogRegistration{
+		Node: c.nodeName(s, i), Address: c.nodeAddress(s, i),
+		NodeMeta: map[string]string{"switchyard-load": "true"},
+		Service: &api.AgentService{
+			ID: id, Service: c.serviceName(s),
+			Address: fmt.Sprintf("127.0.0.%d", 1+s%250), Port: 20000 + i,
+		},
+		Check: c.check(s, i, api.HealthPassing),
 	}
-	if err := c.client.Agent().ServiceRegisterOpts(reg, api.ServiceRegisterOpts{}.WithContext(ctx)); err != nil {
+	if _, err := c.client.Catalog().Register(reg, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
 		return fmt.Errorf("register %s: %w", id, err)
 	}
 	c.healthy[s][i] = true
@@ -133,39 +178,37 @@ func (c *churn) next(k, streams int) *change {
 			want++
 		}
 	}
-	return newChange(k, c.serviceName(s), c.instanceID(s, i), status, want, streams)
+	ch := newChange(k, c.serviceName(s), c.instanceID(s, i), status, want, streams)
+	ch.s, ch.i = s, i
+	return ch
 }
 
 // apply writes ch to Consul, restamping its start to the moment the write
-// begins.
+// begins: the instance's check is registered again in the catalog with the
+// new status, leaving node and service as they are.
 func (c *churn) apply(ctx context.Context, ch *change) error {
 	if err := c.limiter.Wait(ctx); err != nil {
 		return fmt.Errorf("change %d: %w", ch.id, err)
 	}
 	ch.start = time.Now()
-	if err := c.client.Agent().UpdateTTLOpts("ttl:"+ch.instance, "set by switchyard-load", ch.status, (&api.QueryOptions{}).WithContext(ctx)); err != nil {
+	reg := &api.CatalogRegistration{
+		Node: c.nodeName(ch.s, ch.i), Address: c.nodeAddress(ch.s, ch.i), SkipNodeUpdate: true,
+		Check: c.check(ch.s, ch.i, ch.status),
+	}
+	if _, err := c.client.Catalog().Register(reg, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
 		return fmt.Errorf("change %d (%s %s): %w", ch.id, ch.instance, ch.status, err)
 	}
 	return nil
 }
 
-// deregister removes every instance churn registered, under the same cap.
+// deregister removes every synthetic node churn registered, with its
+// service and check, under the same cap.
 func (c *churn) deregister(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.cfg.writers)
-	for s := range c.cfg.services {
-		for i := range c.cfg.instances {
-			g.Go(func() error {
-				if err := c.limiter.Wait(gctx); err != nil {
-					return fmt.Errorf("deregister: %w", err)
-				}
-				id := c.instanceID(s, i)
-				if err := c.client.Agent().ServiceDeregisterOpts(id, (&api.QueryOptions{}).WithContext(gctx)); err != nil {
-					return fmt.Errorf("deregister %s: %w", id, err)
-				}
-				return nil
-			})
+	return c.eachInstance(ctx, func(ctx context.Context, s, i int) error {
+		node := c.nodeName(s, i)
+		if _, err := c.client.Catalog().Deregister(&api.CatalogDeregistration{Node: node}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+			return fmt.Errorf("deregister %s: %w", node, err)
 		}
-	}
-	return g.Wait()
+		return nil
+	})
 }

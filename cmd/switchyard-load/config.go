@@ -37,7 +37,7 @@ type loadConfig struct {
 func defaultConfig() loadConfig {
 	return loadConfig{
 		SwitchyardBin: "bin/switchyard", Protocol: "sotw", Streams: 100, NodeCluster: "load", NodePrefix: "load",
-		Services: 100, Instances: 10, ServicePrefix: "load-", Changes: 20, WriteRate: 800, Writers: 16,
+		Services: 100, Instances: 10, ServicePrefix: "load-", Changes: 20, WriteRate: 1000, Writers: 16,
 		SyncTimeout: 5 * time.Minute, ChangeTimeout: 30 * time.Second,
 	}
 }
@@ -61,10 +61,10 @@ func bindFlags(cmd *cobra.Command, cfg *loadConfig) {
 	fs.IntVar(&cfg.Services, "services", cfg.Services, "services registered in Consul")
 	fs.IntVar(&cfg.Instances, "instances", cfg.Instances, "instances per service")
 	fs.StringVar(&cfg.ServicePrefix, "service-prefix", cfg.ServicePrefix, "prefix of the registered service names")
-	fs.IntVar(&cfg.Changes, "changes", cfg.Changes, "single-endpoint changes (one TTL check flip each)")
+	fs.IntVar(&cfg.Changes, "changes", cfg.Changes, "single-endpoint changes (one catalog check flip each)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "changes per second; 0 makes one change at a time, each once every stream saw the previous")
-	fs.IntVar(&cfg.WriteRate, "write-rate", cfg.WriteRate, "most Consul writes per second (at most 1000)")
-	fs.IntVar(&cfg.Writers, "writers", cfg.Writers, "concurrent Consul writers while registering")
+	fs.IntVar(&cfg.WriteRate, "write-rate", cfg.WriteRate, "most Consul catalog writes per second, registering, flipping and deregistering (at most 1500)")
+	fs.IntVar(&cfg.Writers, "writers", cfg.Writers, "concurrent Consul writers while registering and deregistering")
 	fs.DurationVar(&cfg.SyncTimeout, "sync-timeout", cfg.SyncTimeout, "bound of the initial sync of all streams")
 	fs.DurationVar(&cfg.ChangeTimeout, "change-timeout", cfg.ChangeTimeout, "how long a change may take to reach every stream")
 	fs.BoolVar(&cfg.JSON, "json", cfg.JSON, "print the report as JSON")
@@ -96,8 +96,10 @@ func (c loadConfig) validate() error {
 		return fmt.Errorf("--changes %d: want 0–100000", c.Changes)
 	case c.Rate < 0 || c.Rate > 1000:
 		return fmt.Errorf("--rate %g: want 0–1000", c.Rate)
-	case c.WriteRate < 1 || c.WriteRate > 1000 || c.Writers < 1 || c.Writers > 64:
-		return fmt.Errorf("--write-rate %d --writers %d: want 1–1000 and 1–64", c.WriteRate, c.Writers)
+	case c.Services*c.Instances > maxInstances:
+		return fmt.Errorf("--services %d × --instances %d: want at most %d instances", c.Services, c.Instances, maxInstances)
+	case c.WriteRate < 1 || c.WriteRate > 1500 || c.Writers < 1 || c.Writers > 64:
+		return fmt.Errorf("--write-rate %d --writers %d: want 1–1500 and 1–64", c.WriteRate, c.Writers)
 	case c.SyncTimeout <= 0 || c.ChangeTimeout <= 0:
 		return errors.New("--sync-timeout and --change-timeout must be positive")
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/consul/api"
 	"github.com/switchyard/switchyard/internal/consulagent"
 )
 
@@ -41,9 +43,21 @@ func runSmallScenario(t *testing.T, protocol string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nodes, _, err := ch.client.Catalog().Nodes(&api.QueryOptions{NodeMeta: map[string]string{"switchyard-load": "true"}})
+	if err != nil || len(nodes) != cfg.Services*cfg.Instances {
+		t.Fatalf("catalog holds %d synthetic nodes (%v), want one per instance: %d", len(nodes), err, cfg.Services*cfg.Instances)
+	}
+	for _, n := range nodes {
+		if ip := net.ParseIP(n.Address); ip == nil || !ip.IsLoopback() {
+			t.Errorf("node %s at %q: want a loopback address", n.Node, n.Address)
+		}
+	}
 	r, err := measure(ctx, log, cfg, tgt, ch)
 	if err := tgt.stop(); err != nil {
 		t.Errorf("deregister: %v", err)
+	}
+	if left, _, err := ch.client.Catalog().Nodes(&api.QueryOptions{NodeMeta: map[string]string{"switchyard-load": "true"}}); err != nil || len(left) != 0 {
+		t.Errorf("after deregistering, %d synthetic nodes left (%v)", len(left), err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,8 @@ type change struct {
 	service  string
 	instance string
 	status   string
+	// s and i index the flipped instance (service, instance) for churn.
+	s, i int
 	// want is the endpoint count of the service once the change is in.
 	want int
 	// start is when the Consul write began.
