@@ -25,7 +25,10 @@ type built struct {
 // items map may already be in a published snapshot, so it is never written
 // to: a rebuild that changes the type clones it.
 type typeState struct {
-	items  map[string]types.ResourceWithTTL
+	items map[string]types.ResourceWithTTL
+	// hashes are the hex digests of the items, by name: go-control-plane's
+	// per-resource versions, shared with published snapshots like items.
+	hashes map[string]string
 	digest typeDigest
 }
 

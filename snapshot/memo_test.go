@@ -3,11 +3,13 @@ package snapshot
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -40,9 +42,31 @@ func checkAgainstReference(t *testing.T, b *memoBuilder, m discovery.Model) {
 			t.Fatalf("%s type %d: resources differ (-want +got):\n%s", b.opts.Flavour, typ, cmp.Diff(w.Items, g.Items, protocmp.Transform()))
 		}
 	}
+	checkVersionMap(t, got, want)
 	if !slices.Equal(got.warnings, want.warnings) || got.clusters != want.clusters || got.endpoints != want.endpoints {
 		t.Fatalf("%s: summary %v/%d/%d, want %v/%d/%d", b.opts.Flavour,
 			got.warnings, got.clusters, got.endpoints, want.warnings, want.clusters, want.endpoints)
+	}
+}
+
+// checkVersionMap checks that the builder's per-resource versions are
+// exactly what go-control-plane's own ConstructVersionMap computes for the
+// reference snapshot.
+func checkVersionMap(t *testing.T, got, want built) {
+	t.Helper()
+	if got.snap.VersionMap == nil {
+		return // a model the builder hands to the reference path
+	}
+	ref := *want.snap
+	ref.VersionMap = nil
+	if err := ref.ConstructVersionMap(); err != nil {
+		t.Fatal(err)
+	}
+	for _, url := range []string{resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType, resourcev3.RouteType} {
+		if !maps.Equal(got.snap.VersionMap[url], ref.VersionMap[url]) {
+			t.Fatalf("%s: version map of %s differs from ConstructVersionMap:\n%s", got.snap.GetVersion(url), url,
+				cmp.Diff(ref.VersionMap[url], got.snap.VersionMap[url]))
+		}
 	}
 }
 

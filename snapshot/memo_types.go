@@ -1,10 +1,12 @@
 package snapshot
 
 import (
+	"encoding/hex"
 	"maps"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 )
 
 // changes are the resources one rebuild takes out and puts in.
@@ -27,6 +29,7 @@ func (b *memoBuilder) apply(ch *changes) {
 				touched[r.typ] = true
 				t := &b.types[r.typ]
 				t.items = cloneItems(t.items, puts[r.typ])
+				t.hashes = cloneItems(t.hashes, puts[r.typ])
 			}
 		}
 	}
@@ -34,19 +37,21 @@ func (b *memoBuilder) apply(ch *changes) {
 		t := &b.types[r.typ]
 		t.digest.remove(r.digest)
 		delete(t.items, r.name)
+		delete(t.hashes, r.name)
 	}
 	for _, r := range ch.put {
 		t := &b.types[r.typ]
 		t.items[r.name] = types.ResourceWithTTL{Resource: r.res}
+		t.hashes[r.name] = hex.EncodeToString(r.digest[:])
 		t.digest.add(r.digest)
 	}
 }
 
-// cloneItems copies an items map, or makes one with room for n entries
-// when there is none yet.
-func cloneItems(items map[string]types.ResourceWithTTL, n int) map[string]types.ResourceWithTTL {
+// cloneItems copies a map of a type's items (or their hashes), or makes one
+// with room for n entries when there is none yet.
+func cloneItems[V any](items map[string]V, n int) map[string]V {
 	if items == nil {
-		return make(map[string]types.ResourceWithTTL, n)
+		return make(map[string]V, n)
 	}
 	return maps.Clone(items)
 }
@@ -56,16 +61,27 @@ func cloneItems(items map[string]types.ResourceWithTTL, n int) map[string]types.
 func (b *memoBuilder) snapshot() built {
 	t := &b.types
 	v := versionsFromDigests(t[types.Cluster].digest, t[types.Endpoint].digest, t[types.Listener].digest, t[types.Route].digest)
-	snap := &cachev3.Snapshot{}
-	for typ, version := range map[types.ResponseType]string{
-		types.Cluster: v.Clusters, types.Endpoint: v.Endpoints,
-		types.Listener: v.Listeners, types.Route: v.Routes,
+	// VersionMap carries each resource's plain content hash, exactly what
+	// Snapshot.ConstructVersionMap would compute, so that nobody downstream
+	// (the xds package's delta versions) marshals and hashes every resource
+	// again on each publish.
+	snap := &cachev3.Snapshot{VersionMap: map[string]map[string]string{}}
+	for _, k := range []struct {
+		typ     types.ResponseType
+		url     string
+		version string
+	}{
+		{types.Cluster, resourcev3.ClusterType, v.Clusters},
+		{types.Endpoint, resourcev3.EndpointType, v.Endpoints},
+		{types.Listener, resourcev3.ListenerType, v.Listeners},
+		{types.Route, resourcev3.RouteType, v.Routes},
 	} {
-		items := t[typ].items
+		items, hashes := t[k.typ].items, t[k.typ].hashes
 		if items == nil {
-			items = map[string]types.ResourceWithTTL{}
+			items, hashes = map[string]types.ResourceWithTTL{}, map[string]string{}
 		}
-		snap.Resources[typ] = cachev3.Resources{Version: version, Items: items}
+		snap.Resources[k.typ] = cachev3.Resources{Version: k.version, Items: items}
+		snap.VersionMap[k.url] = hashes
 	}
 	return built{
 		snap: snap, versions: v, warnings: b.shared.warnings,

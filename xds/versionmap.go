@@ -39,7 +39,8 @@ type versionTable struct {
 // withVersionMap returns a shallow copy of snap with the per-resource
 // versions that delta xDS compares filled in, and their table. go-control-plane
 // would hash each resource's deterministic encoding itself
-// (Snapshot.ConstructVersionMap); this does the same, and the version of an
+// (Snapshot.ConstructVersionMap); this starts from the same hashes (taken
+// from snap.VersionMap when the builder provided them), and the version of an
 // endpoint assignment (a route configuration) also covers the clusters
 // (listeners) that reference it. Envoy warms a changed cluster until
 // endpoints for it arrive, but a delta server sends only resources whose
@@ -55,7 +56,7 @@ func withVersionMap(snap *cachev3.Snapshot) (*cachev3.Snapshot, *versionTable, e
 		parents:  map[string]map[string][]string{},
 	}
 	for _, typ := range []string{resourcev3.ClusterType, resourcev3.ListenerType, resourcev3.EndpointType, resourcev3.RouteType} {
-		v, err := hashEach(snap.GetResources(typ))
+		v, err := plainVersions(snap, typ)
 		if err != nil {
 			return nil, nil, fmt.Errorf("version map of %s: %w", shortType(typ), err)
 		}
@@ -103,6 +104,30 @@ func (t *versionTable) resumeVersions(typ string, initial, parentInitial map[str
 		}
 	}
 	return out
+}
+
+// plainVersions returns each resource's plain content hash: the snapshot's
+// own version map when its builder filled one in (the snapshot package
+// hashes only what changed), else hashed here.
+func plainVersions(snap *cachev3.Snapshot, typ string) (map[string]string, error) {
+	items := snap.Resources[cachev3.GetResponseType(typ)].Items
+	if v, ok := snap.VersionMap[typ]; ok && covers(v, items) {
+		return v, nil
+	}
+	return hashEach(snap.GetResources(typ))
+}
+
+// covers reports whether versions has exactly the names of items.
+func covers(versions map[string]string, items map[string]types.ResourceWithTTL) bool {
+	if len(versions) != len(items) {
+		return false
+	}
+	for name := range items {
+		if _, ok := versions[name]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // hashEach returns the SHA-256 of each resource's deterministic encoding,

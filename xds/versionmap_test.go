@@ -83,3 +83,29 @@ func TestResumeVersions(t *testing.T) {
 		})
 	}
 }
+
+// TestVersionMapUsesSnapshotHashes checks that hashes a snapshot already
+// carries are taken as they are rather than computed again, and that a map
+// that does not cover every resource is ignored.
+func TestVersionMapUsesSnapshotHashes(t *testing.T) {
+	snap := deltaWorld(t, "a", map[string]svc{"api": {port: 8081}, "web": {port: 8080}})
+	_, computed, err := withVersionMap(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	given := *snap
+	given.VersionMap = map[string]map[string]string{
+		resourcev3.ClusterType: {"api": "given-api", "web": "given-web"},
+		resourcev3.RouteType:   {"partial": "ignored"},
+	}
+	_, table, err := withVersionMap(&given)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := table.plain[resourcev3.ClusterType]["web"]; got != "given-web" {
+		t.Errorf("cluster hash %q, want the snapshot's own", got)
+	}
+	if got, want := table.plain[resourcev3.RouteType], computed.plain[resourcev3.RouteType]; len(got) != len(want) || got["partial"] != "" {
+		t.Errorf("route hashes %v, want computed %v", got, want)
+	}
+}
