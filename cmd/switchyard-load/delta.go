@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -50,15 +48,7 @@ func runDelta(ctx context.Context, cfg streamConfig, st *streamState) error {
 			return err
 		}
 	}
-	for {
-		resp, err := stream.Recv()
-		if err != nil {
-			return fmt.Errorf("receive: %w", err)
-		}
-		if err := c.handle(resp, time.Now()); err != nil {
-			return err
-		}
-	}
+	return receiveAll(stream.Recv, c.handle)
 }
 
 // send sends a request, with the node on the first one only.
@@ -68,10 +58,7 @@ func (c *deltaClient) send(req *discoveryv3.DeltaDiscoveryRequest) error {
 		c.nodeSent = true
 	}
 	if err := c.stream.Send(req); err != nil {
-		if errors.Is(err, io.EOF) {
-			// The stream ended; its status comes from Recv.
-			_, err = c.stream.Recv()
-		}
+		err = sendFailure(err, c.stream.Recv)
 		return fmt.Errorf("send delta %s request: %w", req.GetTypeUrl(), err)
 	}
 	return nil

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -45,15 +43,7 @@ func runSotW(ctx context.Context, cfg streamConfig, st *streamState) error {
 			return err
 		}
 	}
-	for {
-		resp, err := stream.Recv()
-		if err != nil {
-			return fmt.Errorf("receive: %w", err)
-		}
-		if err := c.handle(resp, time.Now()); err != nil {
-			return err
-		}
-	}
+	return receiveAll(stream.Recv, c.handle)
 }
 
 // request sends the current subscription of typ with the version and nonce
@@ -67,10 +57,7 @@ func (c *sotwClient) request(typ string) error {
 		c.nodeSent = true
 	}
 	if err := c.stream.Send(req); err != nil {
-		if errors.Is(err, io.EOF) {
-			// The stream ended; its status comes from Recv.
-			_, err = c.stream.Recv()
-		}
+		err = sendFailure(err, c.stream.Recv)
 		return fmt.Errorf("send %s request: %w", typ, err)
 	}
 	return nil

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -97,3 +99,28 @@ func observeEndpoints(cfg streamConfig, id int, cla []byte, at time.Time) error 
 
 // runStream is how the fleet runs one proxy of either protocol.
 type runStream func(ctx context.Context, cfg streamConfig, st *streamState) error
+
+// receiveAll hands every response of a stream to handle, stamped with its
+// arrival time, until the stream or handle fails.
+func receiveAll[R any](recv func() (R, error), handle func(R, time.Time) error) error {
+	for {
+		resp, err := recv()
+		if err != nil {
+			return fmt.Errorf("receive: %w", err)
+		}
+		if err := handle(resp, time.Now()); err != nil {
+			return err
+		}
+	}
+}
+
+// sendFailure explains a failed Send: after io.EOF the server has ended the
+// stream, and the reason (such as Unimplemented) comes from Recv.
+func sendFailure[R any](err error, recv func() (R, error)) error {
+	if errors.Is(err, io.EOF) {
+		if _, recvErr := recv(); recvErr != nil {
+			return recvErr
+		}
+	}
+	return err
+}
