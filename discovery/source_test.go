@@ -263,13 +263,7 @@ func TestACLFilteredResultsAreCounted(t *testing.T) {
 	// anonymous one, so make a token that may read only "web".
 	admin := tokenClient(t, agent, managementToken)
 	rules := `service "web" { policy = "read" }` + "\n" + `node_prefix "" { policy = "read" }`
-	if _, _, err := admin.ACL().PolicyCreate(&api.ACLPolicy{Name: "web-read", Rules: rules}, nil); err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := admin.ACL().TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{Name: "web-read"}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := policyToken(t, admin, "web-read", rules)
 	h := newHarness(t, agent, func(c *Config) {
 		c.Datacenter = "dc1"
 		c.Client = tokenClient(t, agent, tok.SecretID)
@@ -293,6 +287,19 @@ func TestACLFilteredResultsAreCounted(t *testing.T) {
 	}
 }
 
+// policyToken creates a policy with rules and returns a token holding it.
+func policyToken(t *testing.T, admin *api.Client, name, rules string) *api.ACLToken {
+	t.Helper()
+	if _, _, err := admin.ACL().PolicyCreate(&api.ACLPolicy{Name: name, Rules: rules}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := admin.ACL().TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{Name: name}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // tokenClient returns a client for agent that sends token.
 func tokenClient(t *testing.T, agent *consulagent.Agent, token string) *api.Client {
 	t.Helper()
@@ -310,13 +317,7 @@ func TestRevokedTokenKeepsLastModel(t *testing.T) {
 	agent := consulagent.StartWithT(t, consulagent.Options{HCL: []string{aclHCL}})
 	admin := tokenClient(t, agent, managementToken)
 	rules := `service_prefix "" { policy = "read" }` + "\n" + `node_prefix "" { policy = "read" }`
-	if _, _, err := admin.ACL().PolicyCreate(&api.ACLPolicy{Name: "read-all", Rules: rules}, nil); err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := admin.ACL().TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{Name: "read-all"}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := policyToken(t, admin, "read-all", rules)
 	if err := admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "web-1", Name: "web", Port: 80}); err != nil {
 		t.Fatal(err)
 	}
@@ -356,13 +357,7 @@ func TestRevokedTokenKeepsLastModel(t *testing.T) {
 func TestACLFilteredEmptyAnswerIsAnError(t *testing.T) {
 	agent := consulagent.StartWithT(t, consulagent.Options{HCL: []string{aclHCL}})
 	admin := tokenClient(t, agent, managementToken)
-	if _, _, err := admin.ACL().PolicyCreate(&api.ACLPolicy{Name: "nodes-only", Rules: `node_prefix "" { policy = "read" }`}, nil); err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := admin.ACL().TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{Name: "nodes-only"}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := policyToken(t, admin, "nodes-only", `node_prefix "" { policy = "read" }`)
 	if err := admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "web-1", Name: "web", Port: 80}); err != nil {
 		t.Fatal(err)
 	}
