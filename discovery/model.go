@@ -80,6 +80,45 @@ type Service struct {
 // Model is everything discovery knows about one datacenter at one moment.
 type Model struct {
 	Datacenter string
-	// Services are sorted by name.
+	// Services are sorted by name, each name once.
 	Services []Service
+	// Changed names, sorted and each once, every service that was added,
+	// changed or removed since the source's previous model. It is complete
+	// only when Delta is set.
+	Changed []string
+	// Delta is set when Changed is complete, so that a consumer that
+	// followed the previous model need only look at the services it names.
+	// It is false for a source's first model and for a model made by hand
+	// (the zero value), when a consumer must compare every service.
+	Delta bool
+}
+
+// Coalesce returns newer as a change from older's predecessor, for a
+// consumer that skips older: its Changed also names older's changed
+// services, and it is a delta only when both are.
+func Coalesce(older, newer Model) Model {
+	newer.Delta = older.Delta && newer.Delta
+	if !newer.Delta {
+		newer.Changed = nil
+		return newer
+	}
+	newer.Changed = mergeNames(older.Changed, newer.Changed)
+	return newer
+}
+
+// mergeNames returns the sorted union of two sorted lists of unique names,
+// in a new slice.
+func mergeNames(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0] < b[0]:
+			out, a = append(out, a[0]), a[1:]
+		case b[0] < a[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }

@@ -141,12 +141,15 @@ func (s *ConsulSource) queryFailed(endpoint, path string, err error, retryIn tim
 	s.log.Warn("consul query failed; keeping the last known state", "path", path, "error", err, "retry_in", retryIn)
 }
 
-// publish sends m, replacing a model the consumer has not read yet. Status
-// is updated first, so a consumer that got m sees a status that counts it.
+// publish sends m, replacing a model the consumer has not read yet; m then
+// also names the services the replaced one changed, so that the consumer
+// misses no change. Status is updated first, so a consumer that got m sees
+// a status that counts it.
 func (s *ConsulSource) publish(m Model) {
 	s.status.published(m)
 	select {
-	case <-s.models:
+	case old := <-s.models:
+		m = Coalesce(old, m)
 	default:
 	}
 	// This goroutine is the only sender and the channel was just emptied,

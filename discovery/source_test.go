@@ -116,6 +116,65 @@ func TestModelFollowsConsul(t *testing.T) {
 	}
 }
 
+// TestDeltaModelsFollowConsul reads every model as the publisher does and
+// keeps a copy of the services that, after the first model, it updates only
+// through each model's Changed names: the copy must always equal the model.
+func TestDeltaModelsFollowConsul(t *testing.T) {
+	h := newHarness(t, consulagent.StartT(t), nil)
+	h.register("web-1", "web", 8081, api.HealthPassing)
+	h.register("api-1", "api", 9090, api.HealthPassing)
+	h.run()
+	followed := map[string]Service{}
+	follow := func(desc string, cond func(Model) bool) {
+		t.Helper()
+		h.waitModel(desc, func(m Model) bool {
+			if !m.Delta {
+				clear(followed)
+				for _, s := range m.Services {
+					followed[s.Name] = s
+				}
+			}
+			for _, name := range m.Changed {
+				i := slices.IndexFunc(m.Services, func(s Service) bool { return s.Name == name })
+				if i < 0 {
+					delete(followed, name)
+				} else {
+					followed[name] = m.Services[i]
+				}
+			}
+			if !slices.IsSorted(m.Changed) {
+				t.Fatalf("%s: Changed not sorted: %q", desc, m.Changed)
+			}
+			got := slices.SortedFunc(maps.Values(followed), func(a, b Service) int { return strings.Compare(a.Name, b.Name) })
+			if diff := cmp.Diff(m.Services, got); diff != "" {
+				t.Fatalf("%s: services followed through Changed differ from the model (-model +followed):\n%s", desc, diff)
+			}
+			return cond(m)
+		})
+	}
+	follow("first model", hasHealth("web", "web-1", HealthPassing))
+	agent := h.client.Agent()
+	steps := []struct {
+		desc   string
+		change func() error
+		want   func(Model) bool
+	}{
+		{"web-1 critical", func() error { return agent.UpdateTTL("ttl-web-1", "down", api.HealthCritical) }, hasHealth("web", "web-1", HealthCritical)},
+		{"billing appears", func() error {
+			return agent.ServiceRegister(&api.AgentServiceRegistration{ID: "billing-1", Name: "billing", Port: 7000})
+		}, func(m Model) bool { _, ok := instance(m, "billing", "billing-1"); return ok }},
+		{"api-1 warning", func() error { return agent.UpdateTTL("ttl-api-1", "slow", api.HealthWarning) }, hasHealth("api", "api-1", HealthWarning)},
+		{"billing disappears", func() error { return agent.ServiceDeregister("billing-1") },
+			func(m Model) bool { return !slices.Contains(serviceNames(m), "billing") }},
+	}
+	for _, s := range steps {
+		if err := s.change(); err != nil {
+			t.Fatalf("%s: %v", s.desc, err)
+		}
+		follow(s.desc, s.want)
+	}
+}
+
 func TestUnchangedResultSendsNothing(t *testing.T) {
 	h := newHarness(t, consulagent.StartT(t), nil)
 	h.register("web-1", "web", 8081, api.HealthPassing)

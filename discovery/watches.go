@@ -64,7 +64,9 @@ type watchSet struct {
 	catalogLoaded bool
 	pending       int  // watches without a first answer
 	ready         bool // a model has been published
-	dirty         bool // the model changed since the last publish
+	// changed are the services added, changed or removed since the last
+	// publish; the model changed when it is not empty.
+	changed map[string]struct{}
 }
 
 // newWatchSet returns an idle watch set for datacenter.
@@ -78,6 +80,7 @@ func newWatchSet(src *ConsulSource, datacenter string) *watchSet {
 		readCh:     make(chan *serviceWatch),
 		fatalCh:    make(chan error),
 		watches:    make(map[string]*serviceWatch),
+		changed:    make(map[string]struct{}),
 	}
 }
 
@@ -205,7 +208,7 @@ func (ws *watchSet) applyCatalog(ctx context.Context, names []string) {
 		}
 		delete(ws.watches, name)
 		if sw.answered {
-			ws.dirty = true
+			ws.changed[name] = struct{}{}
 		} else {
 			ws.pending--
 		}
@@ -275,24 +278,28 @@ func (ws *watchSet) applyHealth(u healthUpdate) {
 		ws.pending--
 	}
 	u.watch.instances = u.instances
-	ws.dirty = true
+	ws.changed[u.watch.name] = struct{}{}
 }
 
 // maybePublish sends a model when the first full load is complete and
 // something changed since the last one.
 func (ws *watchSet) maybePublish() {
-	if !ws.ready {
+	first := !ws.ready
+	if first {
 		if !ws.catalogLoaded || ws.pending > 0 {
 			return
 		}
-		ws.ready, ws.dirty = true, true
+		ws.ready = true
 		ws.src.log.Info("first full load from consul complete", "services", len(ws.watches))
-	}
-	if !ws.dirty {
+	} else if len(ws.changed) == 0 {
 		return
 	}
-	ws.dirty = false
-	ws.src.publish(ws.model())
+	m := ws.model()
+	if !first {
+		m.Changed, m.Delta = slices.Sorted(maps.Keys(ws.changed)), true
+	}
+	ws.changed = make(map[string]struct{})
+	ws.src.publish(m)
 }
 
 // model builds a deep copy of the answered services, sorted by name.

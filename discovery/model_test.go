@@ -1,0 +1,47 @@
+package discovery
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/consul/api"
+)
+
+func TestCoalesce(t *testing.T) {
+	delta := func(names ...string) Model { return Model{Datacenter: "dc1", Changed: names, Delta: true} }
+	for _, tt := range []struct {
+		name         string
+		older, newer Model
+		want         Model
+	}{
+		{"union of deltas", delta("a", "c", "d"), delta("b", "c", "e"), delta("a", "b", "c", "d", "e")},
+		{"empty older", delta(), delta("b"), delta("b")},
+		{"empty newer", delta("a"), delta(), delta("a")},
+		{"full older makes a full model", Model{Datacenter: "dc1", Changed: nil}, delta("b"), Model{Datacenter: "dc1"}},
+		{"full newer stays full", delta("a"), Model{Datacenter: "dc1"}, Model{Datacenter: "dc1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, Coalesce(tt.older, tt.newer)); diff != "" {
+				t.Errorf("Coalesce (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestReplacedModelKeepsItsChanges checks that a model the consumer never
+// read hands its changed services on to the model that replaces it.
+func TestReplacedModelKeepsItsChanges(t *testing.T) {
+	client, err := api.NewClient(&api.Config{Address: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewConsulSource(Config{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.publish(Model{Changed: []string{"web"}, Delta: true})
+	src.publish(Model{Changed: []string{"api"}, Delta: true})
+	if got := <-src.Models(); !got.Delta || !cmp.Equal(got.Changed, []string{"api", "web"}) {
+		t.Fatalf("model after a replaced one: Changed %q, Delta %v; want [api web], true", got.Changed, got.Delta)
+	}
+}
