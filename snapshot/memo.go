@@ -6,122 +6,211 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-
 	"github.com/switchyard/switchyard/discovery"
 )
 
-// built is one flavour's snapshot with what the publisher logs about it.
+// built is what the publisher logs about one flavour's rebuild.
 type built struct {
-	snap      *cachev3.Snapshot
 	versions  Versions
 	warnings  []string
 	clusters  int
 	endpoints int
 }
 
-// typeState is one xDS type's resources as the last rebuild left them. Its
-// items map may already be in a published snapshot, so it is never written
-// to: a rebuild that changes the type clones it.
+// typeState is one xDS type's resources as the last rebuild left them, by
+// name, and the order-independent digest of the set. Its map is the
+// builder's own: nothing outside the builder holds it.
 type typeState struct {
-	items map[string]types.ResourceWithTTL
-	// hashes are the hex digests of the items, by name: go-control-plane's
-	// per-resource versions, shared with published snapshots like items.
-	hashes map[string]string
+	items  map[string]builtResource
 	digest typeDigest
 }
 
 // memoBuilder rebuilds one flavour incrementally. It gives exactly the
-// snapshot and versions of Translate and Build, but translates, validates
+// resources and versions of Translate and Build, but translates, validates
 // and hashes only the services whose model changed, and rebuilds the Envoy
 // flavour's route configuration only when the services' names or
-// datacenters change. It is not safe for concurrent use.
+// datacenters change. Given a model that says which services changed
+// (discovery.Model.Delta), it looks at those alone, so a one-service change
+// costs the same at any catalog size. It also remembers what the sink last
+// accepted (see sinkState), so that a publish carries only what changed
+// since. It is not safe for concurrent use.
 type memoBuilder struct {
 	opts Options
-	// services are the entries of the last model's services, sorted by name.
-	services []*serviceEntry
-	types    [types.UnknownType]typeState
+	fp   fingerprinter
+	// entries are the last followed model's services, by name.
+	entries map[string]*serviceEntry
+	// inSync is set while entries are exactly the last model's, so that the
+	// next model's Changed list is relative to them.
+	inSync bool
+	// gen marks the entries a full comparison saw.
+	gen   uint64
+	types [numTypes]typeState
 	// failing counts the entries whose resources did not validate, and
 	// endpoints the endpoints of all entries.
 	failing   int
 	endpoints int
 	shared    sharedState
+	sink      sinkState
 }
 
 // newMemoBuilder returns an empty builder for one flavour.
 func newMemoBuilder(opts Options) *memoBuilder {
-	return &memoBuilder{opts: opts}
+	b := &memoBuilder{opts: opts, fp: newFingerprinter(), entries: map[string]*serviceEntry{}}
+	for typ := range b.types {
+		b.types[typ].items = map[string]builtResource{}
+	}
+	b.sink.init()
+	return b
 }
 
-// rebuild builds the snapshot of a model, reusing whatever the previous
-// models had in common with it.
+// rebuild brings the builder to a model and returns its versions, or the
+// validation error that keeps it from being published. Either way the
+// builder follows the model, so the next one is diffed against it; what
+// changed stays pending for the sink until a publish is accepted.
 func (b *memoBuilder) rebuild(m discovery.Model) (built, error) {
-	services := m.Services
-	if !slices.IsSortedFunc(services, compareServices) {
-		services = sortedServices(services)
+	var ed edits
+	services, topology, ok := b.diffChanged(m, &ed)
+	if !ok {
+		services, ok = fullyOrdered(m.Services)
+		if !ok {
+			// Translate keeps both services of a name, which the per-name
+			// memo cannot follow, so this model goes the reference way.
+			// The memo still holds the last model it could follow, whole
+			// and consistent, and the next model is compared with it in
+			// full.
+			b.inSync = false
+			return b.sink.reference(m, b.opts)
+		}
+		topology = b.diffAll(services, &ed)
 	}
-	if hasDuplicateNames(services) {
-		// Translate keeps both services of a name, which the per-name memo
-		// cannot follow, so this model goes the reference way. The memo
-		// still holds the last model it could follow, whole and
-		// consistent, so the next model is diffed against that.
-		return buildReference(m, b.opts)
-	}
-	var ch changes
-	topology := b.diffServices(services, &ch)
+	b.inSync, b.sink.ref = true, nil
 	if b.opts.Flavour == FlavourEnvoy {
-		b.shared.update(b, services, m.Datacenter, topology, &ch)
+		b.shared.update(b, services, m.Datacenter, topology, &ed)
 	}
-	b.apply(&ch)
+	b.apply(&ed)
 	b.shared.checkReferences(b)
 	if err := b.err(); err != nil {
 		return built{}, fmt.Errorf("validate: %w", err)
 	}
-	return b.snapshot(), nil
+	return b.summary(), nil
 }
 
-// diffServices walks the sorted services alongside the sorted entries of
-// the previous rebuild, rebuilds the entries of new and changed services,
-// drops those of removed ones, and reports whether the set of names or any
-// service's datacenter changed.
-func (b *memoBuilder) diffServices(services []discovery.Service, ch *changes) bool {
-	old := b.services
-	b.services = make([]*serviceEntry, 0, len(services))
-	topology, i := false, 0
+// fullyOrdered returns the services sorted by name, and false if two share
+// a name.
+func fullyOrdered(services []discovery.Service) ([]discovery.Service, bool) {
+	if !slices.IsSortedFunc(services, compareServices) {
+		services = sortedServices(services)
+	}
+	return services, !hasDuplicateNames(services)
+}
+
+// pendingService is a service whose entry must be rebuilt: its model, its
+// fingerprint and the entry it replaces (nil for a new service).
+type pendingService struct {
+	svc *discovery.Service
+	fp  fingerprint
+	old *serviceEntry
+}
+
+// diffChanged follows a model that names its changed services, looking at
+// those alone. It returns false, having changed nothing, when it cannot:
+// the model is not a delta, the builder does not hold the model it is a
+// delta from, or a changed name is duplicated. A delta model's services
+// are sorted by name (discovery guarantees it), which is trusted here:
+// checking it would cost a walk over the catalog.
+func (b *memoBuilder) diffChanged(m discovery.Model, ed *edits) ([]discovery.Service, bool, bool) {
+	if !m.Delta || !b.inSync || !isStrictlySorted(m.Changed) {
+		return nil, false, false
+	}
+	found := make([]int, len(m.Changed))
+	for k, name := range m.Changed {
+		i, ok := slices.BinarySearchFunc(m.Services, name, compareServiceName)
+		if !ok {
+			i = -1
+		} else if i+1 < len(m.Services) && m.Services[i+1].Name == name {
+			return nil, false, false
+		}
+		found[k] = i
+	}
+	topology := false
+	var todo []pendingService
+	for k, name := range m.Changed {
+		old := b.entries[name]
+		if found[k] < 0 {
+			if old != nil {
+				b.replace(old, nil, ed)
+				delete(b.entries, name)
+				topology = true
+			}
+			continue
+		}
+		svc := &m.Services[found[k]]
+		if p, ok := b.pending(svc, old); ok {
+			topology = topology || old == nil || old.datacenter != svc.Datacenter
+			todo = append(todo, p)
+		}
+	}
+	b.build(todo, ed)
+	return m.Services, topology, true
+}
+
+// diffAll compares every service of a model, sorted by name and without
+// duplicates, with the entries: it rebuilds the entries of new and changed
+// services, drops those of removed ones, and reports whether the set of
+// names or any service's datacenter changed.
+func (b *memoBuilder) diffAll(services []discovery.Service, ed *edits) bool {
+	b.gen++
+	topology := false
+	var todo []pendingService
 	for j := range services {
 		svc := &services[j]
-		for i < len(old) && old[i].svc.Name < svc.Name {
-			b.replace(old[i], nil, ch)
-			topology, i = true, i+1
+		old := b.entries[svc.Name]
+		if old != nil {
+			old.gen = b.gen
 		}
-		var prev *serviceEntry
-		if i < len(old) && old[i].svc.Name == svc.Name {
-			prev, i = old[i], i+1
-			if sameService(&prev.svc, svc) {
-				b.services = append(b.services, prev)
-				continue
-			}
-			topology = topology || prev.svc.Datacenter != svc.Datacenter
-		} else {
+		if p, ok := b.pending(svc, old); ok {
+			topology = topology || old == nil || old.datacenter != svc.Datacenter
+			todo = append(todo, p)
+		}
+	}
+	for name, e := range b.entries {
+		if e.gen != b.gen {
+			b.replace(e, nil, ed)
+			delete(b.entries, name)
 			topology = true
 		}
-		e := newServiceEntry(*svc, b.opts.Flavour)
-		b.replace(prev, e, ch)
-		b.services = append(b.services, e)
 	}
-	for _, e := range old[i:] {
-		b.replace(e, nil, ch)
-		topology = true
-	}
+	b.build(todo, ed)
 	return topology
+}
+
+// pending returns the rebuild a service needs, and false when its entry
+// already comes from an equal model.
+func (b *memoBuilder) pending(svc *discovery.Service, old *serviceEntry) (pendingService, bool) {
+	fp := b.fp.service(svc)
+	if old != nil && old.fp == fp {
+		return pendingService{}, false
+	}
+	return pendingService{svc: svc, fp: fp, old: old}, true
+}
+
+// build translates, validates and digests the pending services, in
+// parallel when there are many, and puts their entries in place.
+func (b *memoBuilder) build(todo []pendingService, ed *edits) {
+	entries := newServiceEntries(todo, b.opts.Flavour)
+	for i, p := range todo {
+		e := entries[i]
+		e.fp, e.gen = p.fp, b.gen
+		b.replace(p.old, e, ed)
+		b.entries[e.name] = e
+	}
 }
 
 // replace records that entry old (nil for a new service) gives way to entry
 // e (nil for a removed service). A resource that comes out of both the same
 // is neither removed nor put, and e keeps old's proto of it, so a change
 // touches only the types whose resources really changed.
-func (b *memoBuilder) replace(old, e *serviceEntry, ch *changes) {
+func (b *memoBuilder) replace(old, e *serviceEntry, ed *edits) {
 	var kept []builtResource
 	if e != nil {
 		b.endpoints += e.endpoints
@@ -134,7 +223,7 @@ func (b *memoBuilder) replace(old, e *serviceEntry, ch *changes) {
 				kept = append(kept, prev)
 				continue
 			}
-			ch.put = append(ch.put, r)
+			ed.put = append(ed.put, r)
 		}
 	}
 	if old != nil {
@@ -144,7 +233,7 @@ func (b *memoBuilder) replace(old, e *serviceEntry, ch *changes) {
 		}
 		for _, r := range old.resources {
 			if !slices.Contains(kept, r) {
-				ch.remove = append(ch.remove, r)
+				ed.remove = append(ed.remove, r)
 			}
 		}
 	}
@@ -155,10 +244,15 @@ func (b *memoBuilder) replace(old, e *serviceEntry, ch *changes) {
 func (b *memoBuilder) err() error {
 	var errs []error
 	if b.failing > 0 {
-		for _, e := range b.services {
+		var failing []*serviceEntry
+		for _, e := range b.entries {
 			if e.err != nil {
-				errs = append(errs, e.err)
+				failing = append(failing, e)
 			}
+		}
+		slices.SortFunc(failing, func(x, y *serviceEntry) int { return strings.Compare(x.name, y.name) })
+		for _, e := range failing {
+			errs = append(errs, e.err)
 		}
 	}
 	errs = append(errs, b.shared.err)
@@ -168,6 +262,21 @@ func (b *memoBuilder) err() error {
 // compareServices orders services by name.
 func compareServices(a, b discovery.Service) int {
 	return strings.Compare(a.Name, b.Name)
+}
+
+// compareServiceName orders a service against a name.
+func compareServiceName(s discovery.Service, name string) int {
+	return strings.Compare(s.Name, name)
+}
+
+// isStrictlySorted reports whether names are sorted without repeats.
+func isStrictlySorted(names []string) bool {
+	for i := 1; i < len(names); i++ {
+		if names[i-1] >= names[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // hasDuplicateNames reports whether two of the services, sorted by name,
@@ -182,14 +291,14 @@ func hasDuplicateNames(services []discovery.Service) bool {
 }
 
 // buildReference builds a model with Translate and Build.
-func buildReference(m discovery.Model, opts Options) (built, error) {
+func buildReference(m discovery.Model, opts Options) (Resources, built, error) {
 	res, err := Translate(m, opts)
 	if err != nil {
-		return built{}, err
+		return Resources{}, built{}, err
 	}
-	snap, v, err := Build(res)
+	_, v, err := Build(res)
 	if err != nil {
-		return built{}, err
+		return Resources{}, built{}, err
 	}
-	return built{snap: snap, versions: v, warnings: res.Warnings, clusters: len(res.Clusters), endpoints: endpointCount(res.Endpoints)}, nil
+	return res, built{versions: v, warnings: res.Warnings, clusters: len(res.Clusters), endpoints: endpointCount(res.Endpoints)}, nil
 }

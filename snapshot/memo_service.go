@@ -2,8 +2,9 @@ package snapshot
 
 import (
 	"errors"
-	"maps"
-	"slices"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -35,11 +36,16 @@ func (e *serviceEntry) find(r builtResource) (builtResource, bool) {
 	return builtResource{}, false
 }
 
-// serviceEntry is what the incremental builder remembers of one service: a
-// private copy of the model it was built from, the resources built from it,
+// serviceEntry is what the incremental builder remembers of one service:
+// the fingerprint of the model it was built from (a copy of the model
+// would cost more to make than to compare), the resources built from it,
 // and whether they passed validation.
 type serviceEntry struct {
-	svc       discovery.Service
+	name       string
+	datacenter string
+	fp         fingerprint
+	// gen is the builder's generation that last saw the service.
+	gen       uint64
 	resources []builtResource
 	endpoints int
 	err       error
@@ -48,14 +54,18 @@ type serviceEntry struct {
 // newServiceEntry translates, validates and digests one service's own
 // resources. Every reference among them (listener → route → cluster →
 // endpoints) stays inside the service, so checking them here is the same
-// check Validate makes over the whole set.
-func newServiceEntry(svc discovery.Service, flavour Flavour) *serviceEntry {
+// check Validate makes over the whole set. It is pure, so entries can be
+// built in parallel.
+func newServiceEntry(svc *discovery.Service, flavour Flavour) *serviceEntry {
 	var res Resources
-	addUpstream(&res, svc, flavour)
+	addUpstream(&res, *svc, flavour)
 	if flavour == FlavourGRPC {
-		addGRPCRoute(&res, svc)
+		addGRPCRoute(&res, *svc)
 	}
-	e := &serviceEntry{svc: cloneService(svc), endpoints: endpointCount(res.Endpoints)}
+	e := &serviceEntry{
+		name: svc.Name, datacenter: svc.Datacenter, endpoints: endpointCount(res.Endpoints),
+		resources: make([]builtResource, 0, len(res.Clusters)+len(res.Endpoints)+len(res.Listeners)+len(res.Routes)),
+	}
 	errs := checkReferences(res)
 	for _, l := range []struct {
 		typ  types.ResponseType
@@ -73,6 +83,42 @@ func newServiceEntry(svc discovery.Service, flavour Flavour) *serviceEntry {
 	return e
 }
 
+// parallelChunk is how many services one worker takes at a time: enough
+// to keep the shared counter cold, few enough to balance the workers.
+const parallelChunk = 32
+
+// newServiceEntries builds the entries of the pending services, spread
+// over at most GOMAXPROCS workers when there are more than a chunk of
+// them; a one-service change stays on the caller's goroutine.
+func newServiceEntries(todo []pendingService, flavour Flavour) []*serviceEntry {
+	out := make([]*serviceEntry, len(todo))
+	workers := min(runtime.GOMAXPROCS(0), (len(todo)+parallelChunk-1)/parallelChunk)
+	if workers <= 1 {
+		for i := range todo {
+			out[i] = newServiceEntry(todo[i].svc, flavour)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				end := int(next.Add(parallelChunk))
+				start := end - parallelChunk
+				if start >= len(todo) {
+					return
+				}
+				for i := start; i < min(end, len(todo)); i++ {
+					out[i] = newServiceEntry(todo[i].svc, flavour)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 // buildResource validates and digests one resource.
 func buildResource(typ types.ResponseType, r types.Resource) (builtResource, error) {
 	br := builtResource{typ: typ, name: cachev3.GetResourceName(r), res: r}
@@ -82,45 +128,4 @@ func buildResource(typ types.ResponseType, r types.Resource) (builtResource, err
 	d, err := digestResource(r)
 	br.digest, br.valid = d, err == nil
 	return br, err
-}
-
-// cloneService deep-copies a service, so that a caller changing its model in
-// place cannot change what the builder remembers.
-func cloneService(svc discovery.Service) discovery.Service {
-	svc.Tags = slices.Clone(svc.Tags)
-	svc.Meta = maps.Clone(svc.Meta)
-	svc.Instances = slices.Clone(svc.Instances)
-	for i := range svc.Instances {
-		svc.Instances[i].Tags = slices.Clone(svc.Instances[i].Tags)
-		svc.Instances[i].Meta = maps.Clone(svc.Instances[i].Meta)
-	}
-	return svc
-}
-
-// sameService reports whether two services are equal field by field; it is
-// the builder's cheap test for "nothing to rebuild".
-func sameService(a, b *discovery.Service) bool {
-	if a.Name != b.Name || a.Datacenter != b.Datacenter || len(a.Instances) != len(b.Instances) ||
-		!slices.Equal(a.Tags, b.Tags) || !sameMeta(a.Meta, b.Meta) {
-		return false
-	}
-	for i := range a.Instances {
-		if !sameInstance(&a.Instances[i], &b.Instances[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// sameInstance reports whether two instances are equal field by field.
-func sameInstance(a, b *discovery.Instance) bool {
-	return a.Port == b.Port && a.Health == b.Health && a.Weights == b.Weights &&
-		a.Address == b.Address && a.ID == b.ID && a.Node == b.Node && a.Locality == b.Locality &&
-		slices.Equal(a.Tags, b.Tags) && sameMeta(a.Meta, b.Meta)
-}
-
-// sameMeta is maps.Equal without starting an iteration over empty maps,
-// which is most of them and, per instance, most of the cost.
-func sameMeta(a, b map[string]string) bool {
-	return len(a) == len(b) && (len(a) == 0 || maps.Equal(a, b))
 }

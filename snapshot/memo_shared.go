@@ -30,11 +30,11 @@ type sharedState struct {
 
 // update rebuilds the listener on first use and the route configuration when
 // the topology or the model's datacenter changed.
-func (s *sharedState) update(b *memoBuilder, services []discovery.Service, datacenter string, topology bool, ch *changes) {
+func (s *sharedState) update(b *memoBuilder, services []discovery.Service, datacenter string, topology bool, ed *edits) {
 	if s.listener == nil {
 		l, err := buildResource(types.Listener, envoyListener(b.opts))
 		s.listener, s.listenerErr = &l, err
-		ch.put = append(ch.put, l)
+		ed.put = append(ed.put, l)
 	}
 	if s.route != nil && !topology && datacenter == s.datacenter {
 		return
@@ -42,9 +42,9 @@ func (s *sharedState) update(b *memoBuilder, services []discovery.Service, datac
 	rc, warnings := envoyRoute(services, datacenter, b.opts)
 	r, err := buildResource(types.Route, rc)
 	if s.route != nil {
-		ch.remove = append(ch.remove, *s.route)
+		ed.remove = append(ed.remove, *s.route)
 	}
-	ch.put = append(ch.put, r)
+	ed.put = append(ed.put, r)
 	s.route, s.datacenter, s.warnings, s.stale = &r, datacenter, warnings, true
 	s.routeErr = errors.Join(append([]error{err}, checkDomains(Resources{Routes: []types.Resource{rc}})...)...)
 }

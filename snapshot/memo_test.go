@@ -2,9 +2,11 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -19,11 +21,12 @@ import (
 
 // checkAgainstReference rebuilds m with the builder and with Translate and
 // Build, and fails unless both accept or reject it and, when they accept it,
-// give the same resources, versions, warnings and counts.
+// give the same resources, per-resource hashes, versions, warnings and
+// counts.
 func checkAgainstReference(t *testing.T, b *memoBuilder, m discovery.Model) {
 	t.Helper()
 	got, gotErr := b.rebuild(m)
-	want, wantErr := buildReference(m, b.opts)
+	res, want, wantErr := buildReference(m, b.opts)
 	if (gotErr == nil) != (wantErr == nil) {
 		t.Fatalf("%s: builder error %v, reference error %v", b.opts.Flavour, gotErr, wantErr)
 	}
@@ -33,40 +36,31 @@ func checkAgainstReference(t *testing.T, b *memoBuilder, m discovery.Model) {
 	if got.versions != want.versions {
 		t.Fatalf("%s: versions %+v, want %+v", b.opts.Flavour, got.versions, want.versions)
 	}
-	for typ := range types.UnknownType {
-		g, w := got.snap.Resources[typ], want.snap.Resources[typ]
-		if g.Version != w.Version {
-			t.Fatalf("%s type %d: version %q, want %q", b.opts.Flavour, typ, g.Version, w.Version)
+	snap, _, err := Build(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.ConstructVersionMap(); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range xdsTypes {
+		cur := b.current(x.typ)
+		items := make(map[string]types.ResourceWithTTL, len(cur))
+		hashes := make(map[string]string, len(cur))
+		for name, r := range cur {
+			items[name] = types.ResourceWithTTL{Resource: r.res}
+			hashes[name] = hex.EncodeToString(r.digest[:])
 		}
-		if !sameItems(w.Items, g.Items) {
-			t.Fatalf("%s type %d: resources differ (-want +got):\n%s", b.opts.Flavour, typ, cmp.Diff(w.Items, g.Items, protocmp.Transform()))
+		if w := snap.Resources[x.typ].Items; !sameItems(w, items) {
+			t.Fatalf("%s %s: resources differ (-want +got):\n%s", b.opts.Flavour, x.url, cmp.Diff(w, items, protocmp.Transform()))
+		}
+		if w := snap.VersionMap[x.url]; !maps.Equal(w, hashes) {
+			t.Fatalf("%s %s: per-resource hashes differ from ConstructVersionMap (-want +got):\n%s", b.opts.Flavour, x.url, cmp.Diff(w, hashes))
 		}
 	}
-	checkVersionMap(t, got, want)
 	if !slices.Equal(got.warnings, want.warnings) || got.clusters != want.clusters || got.endpoints != want.endpoints {
 		t.Fatalf("%s: summary %v/%d/%d, want %v/%d/%d", b.opts.Flavour,
 			got.warnings, got.clusters, got.endpoints, want.warnings, want.clusters, want.endpoints)
-	}
-}
-
-// checkVersionMap checks that the builder's per-resource versions are
-// exactly what go-control-plane's own ConstructVersionMap computes for the
-// reference snapshot.
-func checkVersionMap(t *testing.T, got, want built) {
-	t.Helper()
-	if got.snap.VersionMap == nil {
-		return // a model the builder hands to the reference path
-	}
-	ref := *want.snap
-	ref.VersionMap = nil
-	if err := ref.ConstructVersionMap(); err != nil {
-		t.Fatal(err)
-	}
-	for _, url := range []string{resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType, resourcev3.RouteType} {
-		if !maps.Equal(got.snap.VersionMap[url], ref.VersionMap[url]) {
-			t.Fatalf("%s: version map of %s differs from ConstructVersionMap:\n%s", got.snap.GetVersion(url), url,
-				cmp.Diff(ref.VersionMap[url], got.snap.VersionMap[url]))
-		}
 	}
 }
 
@@ -83,6 +77,45 @@ func sameItems(a, b map[string]types.ResourceWithTTL) bool {
 		}
 	}
 	return true
+}
+
+// deltaFrom marks next as a delta from prev, as discovery would: its
+// services sorted by name, and Changed naming every service whose instances
+// of that name differ.
+func deltaFrom(prev, next discovery.Model) discovery.Model {
+	next.Services = slices.Clone(next.Services)
+	slices.SortStableFunc(next.Services, compareServices)
+	byName := func(m discovery.Model) map[string][]discovery.Service {
+		out := map[string][]discovery.Service{}
+		for _, s := range m.Services {
+			out[s.Name] = append(out[s.Name], s)
+		}
+		return out
+	}
+	a, b := byName(prev), byName(next)
+	var changed []string
+	for name := range a {
+		if !reflect.DeepEqual(a[name], b[name]) {
+			changed = append(changed, name)
+		}
+	}
+	for name := range b {
+		if _, ok := a[name]; !ok {
+			changed = append(changed, name)
+		}
+	}
+	slices.Sort(changed)
+	next.Changed, next.Delta = changed, true
+	return next
+}
+
+// cloneModel deep-copies a model, so that mutating one leaves the other.
+func cloneModel(m discovery.Model) discovery.Model {
+	m.Services = slices.Clone(m.Services)
+	for i := range m.Services {
+		m.Services[i].Instances = slices.Clone(m.Services[i].Instances)
+	}
+	return m
 }
 
 // mutation is one change to a model.
@@ -179,48 +212,58 @@ func randomAddress(r *rand.Rand) string {
 }
 
 // TestMemoBuilderMatchesReference applies each kind of change, then random
-// sequences of them, and checks every rebuild against Translate and Build.
-// The model is changed in place, as a careless caller might.
+// sequences of them, and checks every rebuild against Translate and Build:
+// once with full models changed in place, as a careless caller might, and
+// once with models that name their changed services, as discovery sends
+// them.
 func TestMemoBuilderMatchesReference(t *testing.T) {
 	for i, mut := range append(mutations(), mutation{"random sequence", nil}) {
-		t.Run(mut.name, func(t *testing.T) {
-			r := rand.New(rand.NewPCG(uint64(i), 7))
-			for _, f := range Flavours() {
-				b := newMemoBuilder(Options{Flavour: f, ListenerPort: 10000})
-				m := mixedModel(t)
-				checkAgainstReference(t, b, m)
-				all := mutations()
-				for range 100 {
-					step := mut
-					if step.do == nil {
-						step = all[r.IntN(len(all))]
-					}
-					step.do(r, &m)
+		for _, delta := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/delta=%v", mut.name, delta), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(i), 7))
+				for _, f := range Flavours() {
+					b := newMemoBuilder(Options{Flavour: f, ListenerPort: 10000})
+					m := mixedModel(t)
 					checkAgainstReference(t, b, m)
+					all := mutations()
+					for range 100 {
+						step := mut
+						if step.do == nil {
+							step = all[r.IntN(len(all))]
+						}
+						prev := cloneModel(m)
+						step.do(r, &m)
+						next := m
+						if delta {
+							next = deltaFrom(prev, m)
+						}
+						checkAgainstReference(t, b, next)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
-// TestMemoBuilderKeepsPublishedMaps checks that a rebuild never writes to a
-// map an earlier snapshot holds.
-func TestMemoBuilderKeepsPublishedMaps(t *testing.T) {
+// TestMemoBuilderDeltaTouchesOnlyChanged checks that a delta model is
+// followed through the services it names alone: a service it does not name
+// keeps its resources even if its model changed in place.
+func TestMemoBuilderDeltaTouchesOnlyChanged(t *testing.T) {
 	b := newMemoBuilder(Options{Flavour: FlavourGRPC, ListenerPort: 10000})
 	m := benchModel(5, 2)
-	first, err := b.rebuild(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := first.snap.Resources[types.Endpoint].Items["service-0001"].Resource
-	m.Services[1].Instances[0].Health = discovery.HealthCritical
-	m.Services = m.Services[:4]
 	if _, err := b.rebuild(m); err != nil {
 		t.Fatal(err)
 	}
-	items := first.snap.Resources[types.Endpoint].Items
-	if len(items) != 5 || items["service-0001"].Resource != before {
-		t.Fatal("a rebuild changed an earlier snapshot")
+	b.accept(b.changes())
+	m.Services[1].Instances[0].Health = discovery.HealthCritical
+	m.Services[3].Instances[0].Health = discovery.HealthCritical // not named
+	m.Changed, m.Delta = []string{"service-0001"}, true
+	if _, err := b.rebuild(m); err != nil {
+		t.Fatal(err)
+	}
+	got := b.changes()
+	if len(got) != 1 || got[0].TypeURL != resourcev3.EndpointType || got[0].Name != "service-0001" {
+		t.Fatalf("changes %+v, want service-0001's endpoints alone", got)
 	}
 }
 

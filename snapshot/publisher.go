@@ -8,17 +8,10 @@ import (
 	"sync"
 	"time"
 
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard/switchyard/discovery"
 )
-
-// Sink receives every snapshot the publisher accepts. The xds server is the
-// real one; the publisher never learns about proxies or groups.
-type Sink interface {
-	Publish(flavour Flavour, snap *cachev3.Snapshot) error
-}
 
 // PublisherConfig configures a Publisher.
 type PublisherConfig struct {
@@ -45,9 +38,11 @@ type PublishStatus struct {
 	LastErrorAt time.Time
 }
 
-// Publisher turns discovery models into validated, versioned snapshots: it
+// Publisher turns discovery models into validated, versioned updates: it
 // coalesces bursts, builds every flavour, skips a build whose versions are
-// already published, and on any error keeps the last good snapshot in force.
+// already published, and on any error keeps the last good state in force.
+// Each update carries only the resources that changed since the sink's
+// last accepted one.
 type Publisher struct {
 	cfg     PublisherConfig
 	log     *slog.Logger
@@ -100,6 +95,11 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 			if !ok {
 				return nil
 			}
+			if pending != nil {
+				// The builders never see the pending model, so the
+				// changes it reported must travel with the next one.
+				m = discovery.Coalesce(*pending, m)
+			}
 			pending = &m
 			d.event()
 		case <-d.C():
@@ -125,12 +125,14 @@ func (p *Publisher) publishModel(m discovery.Model) {
 	}
 }
 
-// publishFlavour builds one flavour and hands it to the sink unless its
-// versions are the ones already in force. The flavour's builder gives what
-// Translate and Build would, rebuilding only what the model changed.
+// publishFlavour builds one flavour and hands its changes to the sink
+// unless its versions are the ones already in force. The flavour's builder
+// gives what Translate and Build would, rebuilding only what the model
+// changed, and keeps every change the sink has not accepted yet.
 func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 	start := time.Now()
-	b, err := p.builders[f].rebuild(m)
+	builder := p.builders[f]
+	b, err := builder.rebuild(m)
 	if err != nil {
 		return err
 	}
@@ -147,12 +149,14 @@ func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 		p.metrics.warnings.WithLabelValues(f.String()).Inc()
 		p.log.Warn("model partly translated", "flavour", f.String(), "warning", w)
 	}
-	if err := p.cfg.Sink.Publish(f, b.snap); err != nil {
+	changes := builder.changes()
+	if err := p.cfg.Sink.Publish(Update{Flavour: f, Versions: v, Changes: changes}); err != nil {
 		return fmt.Errorf("publish %s: %w", f, err)
 	}
+	builder.accept(changes)
 	p.recordPublish(f, v)
 	p.log.Info("snapshot published", "flavour", f.String(),
-		"clusters", b.clusters, "endpoints", b.endpoints,
+		"clusters", b.clusters, "endpoints", b.endpoints, "changes", len(changes),
 		"cds", v.Clusters, "eds", v.Endpoints, "lds", v.Listeners, "rds", v.Routes)
 	return nil
 }

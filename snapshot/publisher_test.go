@@ -1,45 +1,133 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/switchyard/switchyard/discovery"
 )
 
-// recordingSink remembers every snapshot it is handed.
+// recordingSink applies every update it is handed to a map per flavour, as
+// the xds server does, checks the order of its changes, and refuses
+// updates while fail is set.
 type recordingSink struct {
+	t     *testing.T
 	mu    sync.Mutex
-	snaps map[Flavour][]*cachev3.Snapshot
+	fail  bool
+	state map[Flavour]map[string]map[string]Change // type URL → name → change
+	// updates counts accepted updates, and last is the latest one.
+	updates map[Flavour]int
+	last    map[Flavour]Update
 }
 
-func (s *recordingSink) Publish(f Flavour, snap *cachev3.Snapshot) error {
+func newRecordingSink(t *testing.T) *recordingSink {
+	return &recordingSink{t: t, state: map[Flavour]map[string]map[string]Change{}, updates: map[Flavour]int{}, last: map[Flavour]Update{}}
+}
+
+func (s *recordingSink) Publish(u Update) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.snaps == nil {
-		s.snaps = map[Flavour][]*cachev3.Snapshot{}
+	if s.fail {
+		return errors.New("sink refuses")
 	}
-	s.snaps[f] = append(s.snaps[f], snap)
+	order := map[string]int{resourcev3.ClusterType: 0, resourcev3.EndpointType: 1, resourcev3.ListenerType: 2, resourcev3.RouteType: 3}
+	if !slices.IsSortedFunc(u.Changes, func(a, b Change) int {
+		return cmp.Or(cmp.Compare(order[a.TypeURL], order[b.TypeURL]), strings.Compare(a.Name, b.Name))
+	}) {
+		s.t.Errorf("%s: changes out of order", u.Flavour)
+	}
+	if s.state[u.Flavour] == nil {
+		s.state[u.Flavour] = map[string]map[string]Change{}
+	}
+	for _, c := range u.Changes {
+		byName := s.state[u.Flavour][c.TypeURL]
+		if byName == nil {
+			byName = map[string]Change{}
+			s.state[u.Flavour][c.TypeURL] = byName
+		}
+		_, had := byName[c.Name]
+		switch {
+		case c.Resource == nil && !had:
+			s.t.Errorf("%s: removal of %s %q, which the sink does not hold", u.Flavour, c.TypeURL, c.Name)
+		case c.Resource == nil:
+			delete(byName, c.Name)
+		case had && byName[c.Name].Hash == c.Hash:
+			s.t.Errorf("%s: %s %q sent again unchanged", u.Flavour, c.TypeURL, c.Name)
+		default:
+			byName[c.Name] = c
+		}
+	}
+	s.updates[u.Flavour]++
+	s.last[u.Flavour] = u
 	return nil
 }
 
 func (s *recordingSink) count(f Flavour) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.snaps[f])
+	return s.updates[f]
 }
 
-func (s *recordingSink) last(f Flavour) *cachev3.Snapshot {
+func (s *recordingSink) lastUpdate(f Flavour) Update {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.snaps[f][len(s.snaps[f])-1]
+	return s.last[f]
+}
+
+func (s *recordingSink) setFail(fail bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = fail
+}
+
+// checkHolds fails unless the sink holds exactly Translate and Build of m
+// for flavour f: the same resources, per-resource hashes and versions.
+func (s *recordingSink) checkHolds(t *testing.T, f Flavour, m discovery.Model) {
+	t.Helper()
+	res, err := Translate(m, Options{Flavour: f, ListenerPort: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, v, err := Build(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.ConstructVersionMap(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if got := s.last[f].Versions; got != v {
+		t.Errorf("%s: versions %+v, want %+v", f, got, v)
+	}
+	for _, x := range xdsTypes {
+		items := map[string]types.ResourceWithTTL{}
+		hashes := map[string]string{}
+		for name, c := range s.state[f][x.url] {
+			items[name] = types.ResourceWithTTL{Resource: c.Resource}
+			hashes[name] = c.Hash
+		}
+		if w := snap.Resources[x.typ].Items; !sameItems(w, items) {
+			t.Errorf("%s %s: resources differ (-want +got):\n%s", f, x.url, gocmp.Diff(w, items, protocmp.Transform()))
+		}
+		if w := snap.VersionMap[x.url]; !maps.Equal(w, hashes) {
+			t.Errorf("%s %s: hashes differ (-want +got):\n%s", f, x.url, gocmp.Diff(w, hashes))
+		}
+	}
 }
 
 func newTestPublisher(t *testing.T, sink Sink, reg prometheus.Registerer) *Publisher {
@@ -55,7 +143,7 @@ func newTestPublisher(t *testing.T, sink Sink, reg prometheus.Registerer) *Publi
 }
 
 func TestPublisherKeepsLastGoodAndSkipsUnchanged(t *testing.T) {
-	sink := &recordingSink{}
+	sink := newRecordingSink(t)
 	reg := prometheus.NewRegistry()
 	p := newTestPublisher(t, sink, reg)
 	good := mixedModel(t)
@@ -90,7 +178,7 @@ func TestPublisherKeepsLastGoodAndSkipsUnchanged(t *testing.T) {
 }
 
 func TestPublisherCoalescesBursts(t *testing.T) {
-	sink := &recordingSink{}
+	sink := newRecordingSink(t)
 	p := newTestPublisher(t, sink, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	models := make(chan discovery.Model)
@@ -115,7 +203,7 @@ func TestPublisherCoalescesBursts(t *testing.T) {
 	want := mixedModel(t)
 	want.Services[0].Instances[0].Port = 8000 + burst - 1
 	wantVersions := buildVersions(t, want, FlavourEnvoy)
-	if got := sink.last(FlavourEnvoy).GetVersion(resourcev3.EndpointType); got != wantVersions.Endpoints {
+	if got := sink.lastUpdate(FlavourEnvoy).Versions.Endpoints; got != wantVersions.Endpoints {
 		t.Errorf("endpoint version in force %s, want the last model's %s", got, wantVersions.Endpoints)
 	}
 }

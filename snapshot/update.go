@@ -1,0 +1,36 @@
+package snapshot
+
+import "github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+// Change is one resource a publish puts or removes.
+type Change struct {
+	// TypeURL is resourcev3.ClusterType, EndpointType, ListenerType or
+	// RouteType.
+	TypeURL string
+	Name    string
+	// Hash is the resource's content hash, the hex SHA-256 of its
+	// deterministic encoding (go-control-plane's per-resource version);
+	// "" on removal.
+	Hash string
+	// Resource is the new resource; nil when it is removed.
+	Resource types.Resource
+}
+
+// Update is one publish of one flavour: the type versions after it and
+// every resource that changed since the last publish the sink accepted.
+// The first accepted publish of a flavour carries every resource.
+type Update struct {
+	Flavour  Flavour
+	Versions Versions
+	// Changes are in type order (clusters, endpoints, listeners, routes)
+	// and by name within a type, each name at most once per type.
+	Changes []Change
+}
+
+// Sink receives every update the publisher accepts. The xds server is the
+// real one; the publisher never learns about proxies or groups. An error
+// tells the publisher the update was not applied at all: its changes are
+// sent again, with whatever changed meanwhile, in the next update.
+type Sink interface {
+	Publish(u Update) error
+}
