@@ -196,7 +196,7 @@ func TestDeltaChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitState(t, e, func(s simenvoy.State) bool {
-				return holds(tt.hold...)(s) && proto(s, "web", tt.next["web"])
+				return holds(tt.hold...)(s) && holdsService(s, "web", tt.next["web"])
 			})
 			deltaAnswered(t, srv)
 			after := e.State()
@@ -218,9 +218,9 @@ func TestDeltaChanges(t *testing.T) {
 	}
 }
 
-// proto reports whether the proxy holds web's cluster and endpoints as s
+// holdsService reports whether the proxy holds web's cluster and endpoints as s
 // describes them.
-func proto(st simenvoy.State, name string, s svc) bool {
+func holdsService(st simenvoy.State, name string, s svc) bool {
 	c, _ := st.Types[resourcev3.ClusterType].Resources[name].(*clusterv3.Cluster)
 	cla, _ := st.Types[resourcev3.EndpointType].Resources[name].(*endpointv3.ClusterLoadAssignment)
 	if c == nil || cla == nil {
@@ -269,7 +269,7 @@ func TestDeltaReconnect(t *testing.T) {
 			e := startEnvoy(t, addr, simenvoy.Config{NodeID: "d1", Cluster: "edge", Delta: true, Resume: held})
 			waitState(t, e, func(s simenvoy.State) bool {
 				return s.Responses[resourcev3.ClusterType] == 1 && s.Responses[resourcev3.ListenerType] == 1 &&
-					holds("api", "db", "web")(s) && proto(s, "web", tt.away["web"])
+					holds("api", "db", "web")(s) && holdsService(s, "web", tt.away["web"])
 			})
 			deltaAnswered(t, srv)
 			// One more change flushes anything still on its way: it must
@@ -279,7 +279,7 @@ func TestDeltaReconnect(t *testing.T) {
 			if err := srv.Publish(KindEnvoy, deltaWorld(t, "v3", changed)); err != nil {
 				t.Fatal(err)
 			}
-			waitState(t, e, func(s simenvoy.State) bool { return proto(s, "db", changed["db"]) })
+			waitState(t, e, func(s simenvoy.State) bool { return holdsService(s, "db", changed["db"]) })
 			resources, _ := received(simenvoy.State{}, e.State())
 			tt.after["ClusterLoadAssignment"]++
 			for typ, n := range tt.after {
@@ -371,15 +371,29 @@ func churnStreams(t *testing.T, delta bool, cycles int) {
 		e.Close()
 	}
 	waitFor(t, func() bool { return testutil.ToFloat64(srv.metrics.streams) == 0 })
-	srv.callbacks.mu.Lock()
-	left := len(srv.callbacks.deltaStreams) + len(srv.callbacks.lastSent)
-	srv.callbacks.mu.Unlock()
-	if left != 0 {
-		t.Errorf("%d streams still remembered after every client left", left)
+	if left := srv.remembered(); left != 0 {
+		t.Errorf("%d streams or subscriptions still remembered after every client left", left)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
 	goleak.VerifyNone(t)
+}
+
+// remembered counts the streams and subscriptions the server still holds.
+func (s *Server) remembered() int {
+	n := 0
+	for _, k := range s.kinds {
+		k.mu.RLock()
+		n += len(k.streams)
+		for _, tb := range k.tables {
+			n += len(tb.wildcard)
+			for _, e := range tb.bySlot {
+				n += len(e.subs)
+			}
+		}
+		k.mu.RUnlock()
+	}
+	return n
 }

@@ -55,11 +55,3 @@ func GroupOf(node *corev3.Node) Group {
 	}
 	return Group{Kind: kind, Cluster: node.GetCluster()}
 }
-
-// groupHash is the go-control-plane node hash: it keys the cache by group.
-type groupHash struct{}
-
-// ID returns the group key of a node.
-func (groupHash) ID(node *corev3.Node) string {
-	return GroupOf(node).String()
-}

@@ -24,9 +24,6 @@ func TestGroupOf(t *testing.T) {
 			if got := GroupOf(tt.node).String(); got != tt.want {
 				t.Errorf("GroupOf = %q, want %q", got, tt.want)
 			}
-			if got := (groupHash{}).ID(tt.node); got != tt.want {
-				t.Errorf("node hash = %q, want %q", got, tt.want)
-			}
 		})
 	}
 }

@@ -13,6 +13,10 @@ type metrics struct {
 	deltaResponses *prometheus.CounterVec
 	deltaAcks      *prometheus.CounterVec
 	deltaNacks     *prometheus.CounterVec
+
+	encodes   prometheus.Counter
+	applyTime prometheus.Histogram
+	woken     prometheus.Histogram
 }
 
 // newMetrics creates the metrics and registers them if reg is not nil.
@@ -50,10 +54,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "switchyard_xds_delta_nacks_total",
 			Help: "Delta xDS responses rejected by clients, by type.",
 		}, []string{"type"}),
+		encodes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchyard_xds_resources_encoded_total",
+			Help: "Resource versions encoded; each is encoded once, however many streams it is sent on.",
+		}),
+		applyTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchyard_xds_apply_seconds",
+			Help:    "Time to put an update in force: encode what changed and mark the streams subscribed to it.",
+			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
+		}),
+		woken: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchyard_xds_update_streams",
+			Help:    "Streams woken by one update.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.streams, m.groups, m.responses, m.acks, m.nacks,
-			m.deltaResponses, m.deltaAcks, m.deltaNacks)
+			m.deltaResponses, m.deltaAcks, m.deltaNacks, m.encodes, m.applyTime, m.woken)
 	}
 	return m
 }

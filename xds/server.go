@@ -2,7 +2,6 @@ package xds
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,8 +14,6 @@ import (
 	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
@@ -62,128 +59,74 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Server serves snapshots to xDS clients, one snapshot per group.
+// Server serves Switchyard's resources to xDS clients over state of the
+// world and delta, aggregated (ADS) or one type per stream. Every client
+// of a kind is served the same resources; each resource version is
+// encoded once and its bytes shared by every stream that sends it, and a
+// change wakes only the streams subscribed to what changed.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	metrics   *metrics
-	caches    map[Kind]cachev3.SnapshotCache
-	mux       *cachev3.MuxCache
-	callbacks *callbacks
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	kinds   map[Kind]*kindState
+	ids     atomic.Int64
+	// done is closed when Serve's context ends, which ends every stream.
+	done     chan struct{}
+	doneOnce sync.Once
 
-	// known holds every registered group, so that the per-request check
-	// never waits for a Publish holding mu.
-	known  sync.Map
 	mu     sync.Mutex
-	latest map[Kind]*cachev3.Snapshot
 	groups map[Group]bool
-	// tables hold the version table of the latest snapshot of each kind,
-	// read by every resuming delta request without taking mu.
-	tables map[Kind]*atomic.Pointer[versionTable]
 }
 
 // New returns a server; Serve starts it.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	log := cfg.Logger.With("component", "xds")
-	s := &Server{
+	return &Server{
 		cfg:     cfg,
-		log:     log,
+		log:     cfg.Logger.With("component", "xds"),
 		metrics: newMetrics(cfg.Registerer),
-		latest:  map[Kind]*cachev3.Snapshot{},
+		kinds:   map[Kind]*kindState{KindEnvoy: newKindState(KindEnvoy), KindGRPC: newKindState(KindGRPC)},
+		done:    make(chan struct{}),
 		groups:  map[Group]bool{},
-		tables:  map[Kind]*atomic.Pointer[versionTable]{KindEnvoy: {}, KindGRPC: {}},
 	}
-	s.caches, s.mux = newCaches(cacheLogger{log: log})
-	s.callbacks = newCallbacks(log, s.metrics, s.addGroup, s.versionTable)
-	return s
 }
 
-// newCaches returns one snapshot cache per client kind and the mux that
-// routes each request to its kind's cache. Envoy's cache runs in ADS mode: it
-// answers a type only once the client has asked for every resource of it,
-// and answers pending watches in type order, so a new cluster reaches an
-// Envoy before the endpoints and routes that need it. gRPC clients ask only
-// for what their routes reference, never for everything, so their cache must
-// not wait for that.
-func newCaches(log cacheLogger) (map[Kind]cachev3.SnapshotCache, *cachev3.MuxCache) {
-	caches := map[Kind]cachev3.SnapshotCache{
-		KindEnvoy: cachev3.NewSnapshotCache(true, groupHash{}, log),
-		KindGRPC:  cachev3.NewSnapshotCache(false, groupHash{}, log),
-	}
-	mux := &cachev3.MuxCache{
-		Classify:      func(r *cachev3.Request) string { return GroupOf(r.GetNode()).Kind.String() },
-		ClassifyDelta: func(r *cachev3.DeltaRequest) string { return GroupOf(r.GetNode()).Kind.String() },
-		Caches:        map[string]cachev3.Cache{},
-	}
-	for k, c := range caches {
-		mux.Caches[k.String()] = c
-	}
-	return caches, mux
-}
-
-// Publish puts a snapshot in force for every group of one kind, and for the
-// groups of that kind that connect later.
-func (s *Server) Publish(kind Kind, snap *cachev3.Snapshot) error {
-	snap, table, err := withVersionMap(snap)
-	if err != nil {
-		return fmt.Errorf("publish %s snapshot: %w", kind, err)
-	}
-	tables, ok := s.tables[kind]
+// Apply puts an update in force for every client of one kind, connected or
+// not: it encodes what changed once, then wakes the streams subscribed to
+// it. An update that cannot be encoded changes nothing.
+func (s *Server) Apply(kind Kind, u Update) error {
+	k, ok := s.kinds[kind]
 	if !ok {
-		return fmt.Errorf("publish: unknown client kind %d", kind)
+		return fmt.Errorf("apply: unknown client kind %d", kind)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latest[kind] = snap
-	tables.Store(table)
-	var errs []error
-	for g := range s.groups {
-		if g.Kind == kind {
-			errs = append(errs, s.setSnapshot(g, snap))
-		}
+	start := time.Now()
+	u.Changes = k.unchanged(u.Changes)
+	enc, err := encodeUpdate(u)
+	if err != nil {
+		return fmt.Errorf("apply %s update: %w", kind, err)
 	}
-	return errors.Join(errs...)
+	k.mu.Lock()
+	wake := k.apply(enc, u.Versions)
+	k.mu.Unlock()
+	for st := range wake {
+		st.signal()
+	}
+	s.metrics.encodes.Add(float64(len(enc)))
+	s.metrics.applyTime.Observe(time.Since(start).Seconds())
+	s.metrics.woken.Observe(float64(len(wake)))
+	return nil
 }
 
-// addGroup registers a group on its first request and hands it the latest
-// snapshot of its kind. The lock is held across SetSnapshot so that a
-// concurrent Publish can never be overwritten by an older snapshot.
+// addGroup records a client group on its stream's first request.
 func (s *Server) addGroup(g Group) {
-	if _, ok := s.known.Load(g); ok {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.groups[g] {
 		return
 	}
 	s.groups[g] = true
-	s.known.Store(g, true)
 	s.metrics.groups.Set(float64(len(s.groups)))
 	s.log.Info("new client group", "group", g.String())
-	if snap := s.latest[g.Kind]; snap != nil {
-		if err := s.setSnapshot(g, snap); err != nil {
-			s.log.Error("set snapshot for new group", "group", g.String(), "error", err)
-		}
-	}
-}
-
-// setSnapshot hands a snapshot to the cache for one group.
-func (s *Server) setSnapshot(g Group, snap *cachev3.Snapshot) error {
-	if err := s.caches[g.Kind].SetSnapshot(context.Background(), g.String(), snap); err != nil {
-		return fmt.Errorf("set snapshot for %s: %w", g, err)
-	}
-	return nil
-}
-
-// versionTable returns the version table of the latest snapshot of a kind,
-// nil before the first.
-func (s *Server) versionTable(k Kind) *versionTable {
-	if p, ok := s.tables[k]; ok {
-		return p.Load()
-	}
-	return nil
 }
 
 // Groups returns the groups seen so far.
@@ -197,10 +140,9 @@ func (s *Server) Groups() []Group {
 	return out
 }
 
-// Serve serves xDS on lis until ctx is done, then stops every stream, waits
+// Serve serves xDS on lis until ctx is done, then ends every stream, waits
 // up to ShutdownGrace for handlers to return and closes the listener.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	xdsServer := serverv3.NewServer(ctx, s.mux, s.callbacks)
 	gs := grpc.NewServer(
 		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
@@ -214,27 +156,29 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 			PermitWithoutStream: true,
 		}),
 	)
-	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, xdsServer)
-	clusterservice.RegisterClusterDiscoveryServiceServer(gs, xdsServer)
-	endpointservice.RegisterEndpointDiscoveryServiceServer(gs, xdsServer)
-	listenerservice.RegisterListenerDiscoveryServiceServer(gs, xdsServer)
-	routeservice.RegisterRouteDiscoveryServiceServer(gs, xdsServer)
+	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, adsService{s})
+	clusterservice.RegisterClusterDiscoveryServiceServer(gs, cdsService{s: s})
+	endpointservice.RegisterEndpointDiscoveryServiceServer(gs, edsService{s: s})
+	listenerservice.RegisterListenerDiscoveryServiceServer(gs, ldsService{s: s})
+	routeservice.RegisterRouteDiscoveryServiceServer(gs, rdsService{s: s})
 
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()
 	s.log.Info("serving xDS", "addr", lis.Addr().String())
 	select {
 	case err := <-errc:
+		s.doneOnce.Do(func() { close(s.done) })
 		return fmt.Errorf("serve xds: %w", err)
 	case <-ctx.Done():
 	}
+	s.doneOnce.Do(func() { close(s.done) })
 	s.stop(gs)
 	<-errc
 	return nil
 }
 
 // stop shuts the gRPC server down, gracefully while that takes less than
-// ShutdownGrace. The xDS handlers end on their own once ctx is done.
+// ShutdownGrace. The streams end on their own once done is closed.
 func (s *Server) stop(gs *grpc.Server) {
 	done := make(chan struct{})
 	go func() {

@@ -111,11 +111,17 @@ func TestServerServesGroupsIncludingLateOnes(t *testing.T) {
 	late := startEnvoy(t, addr, simenvoy.Config{NodeID: "late", Cluster: "other"})
 	waitState(t, late, allTypes("v1"))
 
+	// v2 changes only web's endpoints: only EDS is sent again, to both.
 	if err := srv.Publish(KindEnvoy, testSnapshot(t, "v2", 8081)); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, early, allTypes("v2"))
-	waitState(t, late, allTypes("v2"))
+	for _, e := range []*simenvoy.Envoy{early, late} {
+		waitState(t, e, func(s simenvoy.State) bool { return s.Types[resourcev3.EndpointType].Version == "v2" })
+		if st := e.State(); st.Responses[resourcev3.ClusterType] != 1 || st.Responses[resourcev3.ListenerType] != 1 ||
+			st.Responses[resourcev3.RouteType] != 1 {
+			t.Errorf("unchanged types sent again: %v", st.Responses)
+		}
+	}
 	// A gRPC client's group is served its own kind's snapshot, and
 	// publishing it leaves the Envoy groups alone.
 	grpcClient := startEnvoy(t, addr, simenvoy.Config{NodeID: "app-1", Cluster: "edge", UserAgent: "gRPC Go"})
@@ -123,7 +129,7 @@ func TestServerServesGroupsIncludingLateOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, grpcClient, allTypes("g1"))
-	if got := early.State().Types[resourcev3.ClusterType].Version; got != "v2" {
+	if got := early.State().Types[resourcev3.EndpointType].Version; got != "v2" {
 		t.Errorf("envoy group moved to %q after a gRPC publish", got)
 	}
 	if got := len(srv.Groups()); got != 3 {
@@ -151,7 +157,7 @@ func TestNACKIsNotResent(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, e, func(s simenvoy.State) bool { return s.Types[resourcev3.RouteType].Version == "rds-2" })
-	if err := srv.Publish(KindEnvoy, testSnapshot(t, "good", 8081)); err != nil {
+	if err := srv.Publish(KindEnvoy, deltaWorld(t, "good", map[string]svc{"web": {port: 8081, timeout: 3 * time.Second}})); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, e, func(s simenvoy.State) bool { return s.Types[resourcev3.ClusterType].Version == "good" })

@@ -1,0 +1,153 @@
+package xds
+
+import (
+	"strconv"
+
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// delta is what a stream must be sent of one type: the entries whose
+// current generation the client does not hold, and the names it holds
+// that are gone or no longer subscribed.
+type delta struct {
+	put     []*entry
+	removed []string
+}
+
+// diff works out, under the kind state's read lock, what the stream must be
+// sent of a type, and records it as held. It looks only at the pending
+// slots, or at every slot when the whole type is pending.
+func (s *stream) diff(t typeID, sub *subscription) delta {
+	slots, all := s.take(t)
+	tb := s.state.tables[t]
+	var d delta
+	visit := func(slot int32) {
+		e := tb.bySlot[slot]
+		want := uint32(0)
+		if e.live() && sub.subscribed(slot) {
+			want = e.gen
+		}
+		held := sub.held(slot)
+		if held == want {
+			return
+		}
+		if want != 0 {
+			d.put = append(d.put, e)
+		} else if held != 0 {
+			d.removed = append(d.removed, e.name)
+		}
+		sub.hold(slot, want)
+	}
+	if all {
+		for slot := range tb.slots() {
+			visit(int32(slot))
+		}
+	} else {
+		for _, slot := range slots {
+			visit(slot)
+		}
+	}
+	return d
+}
+
+// sotwResponse returns the state-of-the-world response a stream is owed of
+// one type, nil if none. Listeners and clusters are sent whole whenever
+// any of them changes; endpoints and routes one changed resource at a time.
+// The resources are the entries' shared encodings: nothing is encoded here.
+func (s *stream) sotwResponse(t typeID) *discoveryv3.DiscoveryResponse {
+	sub := s.subs[t]
+	if sub == nil {
+		return nil
+	}
+	k := s.state
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if !k.ready {
+		return nil
+	}
+	d := s.diff(t, sub)
+	if len(d.put) == 0 && len(d.removed) == 0 && !sub.answer {
+		return nil
+	}
+	sub.answer = false
+	var resources []*anypb.Any
+	if t.fullState() {
+		resources = s.wholeType(t, sub)
+	} else {
+		// A removal is sent as a response without the resource: the
+		// client keeps what it holds of the others, and its version
+		// moves on.
+		resources = make([]*anypb.Any, 0, len(d.put))
+		for _, e := range d.put {
+			resources = append(resources, e.any)
+		}
+	}
+	sub.nonce, sub.version = s.nextNonce(), k.tables[t].version
+	return &discoveryv3.DiscoveryResponse{
+		VersionInfo: sub.version,
+		Resources:   resources,
+		TypeUrl:     typeURLs[t],
+		Nonce:       sub.nonce,
+	}
+}
+
+// wholeType returns every live resource of a type the stream subscribes
+// to, and records them as held.
+func (s *stream) wholeType(t typeID, sub *subscription) []*anypb.Any {
+	tb := s.state.tables[t]
+	var out []*anypb.Any
+	add := func(e *entry) {
+		if e.live() {
+			out = append(out, e.any)
+			sub.hold(e.slot, e.gen)
+		}
+	}
+	if sub.wildcard {
+		for _, e := range tb.bySlot {
+			add(e)
+		}
+		return out
+	}
+	for slot := range sub.names.slots() {
+		add(tb.bySlot[slot])
+	}
+	return out
+}
+
+// deltaResponse returns the delta response a stream is owed of one type,
+// nil if none.
+func (s *stream) deltaResponse(t typeID) *discoveryv3.DeltaDiscoveryResponse {
+	sub := s.subs[t]
+	if sub == nil {
+		return nil
+	}
+	k := s.state
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if !k.ready {
+		return nil
+	}
+	d := s.diff(t, sub)
+	if len(d.put) == 0 && len(d.removed) == 0 && !sub.answer {
+		return nil
+	}
+	sub.answer = false
+	resources := make([]*discoveryv3.Resource, 0, len(d.put))
+	for _, e := range d.put {
+		resources = append(resources, e.res)
+	}
+	return &discoveryv3.DeltaDiscoveryResponse{
+		SystemVersionInfo: k.tables[t].version,
+		Resources:         resources,
+		RemovedResources:  d.removed,
+		TypeUrl:           typeURLs[t],
+		Nonce:             s.nextNonce(),
+	}
+}
+
+// nextNonce returns the stream's next nonce.
+func (s *stream) nextNonce() string {
+	s.nonce++
+	return strconv.FormatUint(s.nonce, 10)
+}
