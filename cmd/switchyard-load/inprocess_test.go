@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/internal/xdssink"
 	"github.com/switchyard/switchyard/snapshot"
 	"github.com/switchyard/switchyard/xds"
 )
@@ -47,7 +47,7 @@ func startInProcess(t *testing.T, consulAddr string) inProcess {
 		t.Fatal(err)
 	}
 	srv := xds.New(xds.Config{Logger: log, Registerer: reg})
-	pub, err := snapshot.NewPublisher(snapshot.PublisherConfig{Sink: sink{srv},
+	pub, err := snapshot.NewPublisher(snapshot.PublisherConfig{Sink: xdssink.New(srv),
 		Translate: snapshot.Options{ListenerPort: 10000}, Quiet: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond,
 		Logger: log, Registerer: reg})
 	if err != nil {
@@ -85,15 +85,4 @@ func listen(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return lis
-}
-
-// sink hands the Envoy flavour to the xDS server as `serve` does.
-type sink struct{ srv *xds.Server }
-
-// Publish implements snapshot.Sink.
-func (s sink) Publish(f snapshot.Flavour, snap *cachev3.Snapshot) error {
-	if f == snapshot.FlavourGRPC {
-		return s.srv.Publish(xds.KindGRPC, snap)
-	}
-	return s.srv.Publish(xds.KindEnvoy, snap)
 }

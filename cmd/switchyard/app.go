@@ -2,19 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/internal/xdssink"
 	"github.com/switchyard/switchyard/snapshot"
 	"github.com/switchyard/switchyard/xds"
 )
@@ -54,7 +53,7 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	}
 	srv := xds.New(xds.Config{Logger: log, Registerer: reg})
 	pub, err := snapshot.NewPublisher(snapshot.PublisherConfig{
-		Sink:      xdsSink{srv},
+		Sink:      xdssink.New(srv),
 		Translate: snapshot.Options{ListenerPort: cfg.EnvoyListenerPort},
 		Quiet:     cfg.DebounceQuiet, MaxDelay: cfg.DebounceMax,
 		Logger: log, Registerer: reg,
@@ -91,19 +90,3 @@ func (a *app) XDSAddr() string { return a.xdsLis.Addr().String() }
 
 // AdminAddr is the bound admin address.
 func (a *app) AdminAddr() string { return a.adminLis.Addr().String() }
-
-// xdsSink hands the publisher's snapshots to the xDS server, mapping each
-// translation flavour to the client kind it was built for.
-type xdsSink struct{ srv *xds.Server }
-
-// Publish implements snapshot.Sink.
-func (s xdsSink) Publish(f snapshot.Flavour, snap *cachev3.Snapshot) error {
-	switch f {
-	case snapshot.FlavourEnvoy:
-		return s.srv.Publish(xds.KindEnvoy, snap)
-	case snapshot.FlavourGRPC:
-		return s.srv.Publish(xds.KindGRPC, snap)
-	default:
-		return errors.New("unknown flavour " + f.String())
-	}
-}
