@@ -69,7 +69,7 @@ func newMemoBuilder(opts Options) *memoBuilder {
 // changed stays pending for the sink until a publish is accepted.
 func (b *memoBuilder) rebuild(m discovery.Model) (built, error) {
 	var ed edits
-	services, topology, ok := b.diffChanged(m, &ed)
+	services, todo, topology, ok := b.diffChanged(m, &ed)
 	if !ok {
 		services, ok = fullyOrdered(m.Services)
 		if !ok {
@@ -81,11 +81,18 @@ func (b *memoBuilder) rebuild(m discovery.Model) (built, error) {
 			b.inSync = false
 			return b.sink.reference(m, b.opts)
 		}
-		topology = b.diffAll(services, &ed)
+		todo, topology = b.diffAll(services, &ed)
 	}
 	b.inSync, b.sink.ref = true, nil
+	var shared func(*edits)
 	if b.opts.Flavour == FlavourEnvoy {
-		b.shared.update(b, services, m.Datacenter, topology, &ed)
+		// The route configuration reads only names and datacenters, so it
+		// is built while the services are.
+		shared = b.shared.start(b.opts, services, m.Datacenter, topology)
+	}
+	b.build(todo, &ed)
+	if shared != nil {
+		shared(&ed)
 	}
 	b.apply(&ed)
 	b.shared.checkReferences(b)
@@ -105,22 +112,27 @@ func fullyOrdered(services []discovery.Service) ([]discovery.Service, bool) {
 }
 
 // pendingService is a service whose entry must be rebuilt: its model, its
-// fingerprint and the entry it replaces (nil for a new service).
+// fingerprint if comparing it with old's needed it, and the entry it
+// replaces (nil for a new service).
 type pendingService struct {
-	svc *discovery.Service
-	fp  fingerprint
-	old *serviceEntry
+	svc   *discovery.Service
+	fp    fingerprint
+	hasFP bool
+	old   *serviceEntry
 }
 
 // diffChanged follows a model that names its changed services, looking at
-// those alone. It returns false, having changed nothing, when it cannot:
+// those alone: it drops the entries of removed services and returns the
+// sorted services, the services to rebuild and whether the set of names or
+// any service's datacenter changed. It returns false, having changed
+// nothing, when it cannot:
 // the model is not a delta, the builder does not hold the model it is a
 // delta from, or a changed name is duplicated. A delta model's services
 // are sorted by name (discovery guarantees it), which is trusted here:
 // checking it would cost a walk over the catalog.
-func (b *memoBuilder) diffChanged(m discovery.Model, ed *edits) ([]discovery.Service, bool, bool) {
+func (b *memoBuilder) diffChanged(m discovery.Model, ed *edits) ([]discovery.Service, []pendingService, bool, bool) {
 	if !m.Delta || !b.inSync || !isStrictlySorted(m.Changed) {
-		return nil, false, false
+		return nil, nil, false, false
 	}
 	found := make([]int, len(m.Changed))
 	for k, name := range m.Changed {
@@ -128,7 +140,7 @@ func (b *memoBuilder) diffChanged(m discovery.Model, ed *edits) ([]discovery.Ser
 		if !ok {
 			i = -1
 		} else if i+1 < len(m.Services) && m.Services[i+1].Name == name {
-			return nil, false, false
+			return nil, nil, false, false
 		}
 		found[k] = i
 	}
@@ -150,15 +162,14 @@ func (b *memoBuilder) diffChanged(m discovery.Model, ed *edits) ([]discovery.Ser
 			todo = append(todo, p)
 		}
 	}
-	b.build(todo, ed)
-	return m.Services, topology, true
+	return m.Services, todo, topology, true
 }
 
 // diffAll compares every service of a model, sorted by name and without
-// duplicates, with the entries: it rebuilds the entries of new and changed
-// services, drops those of removed ones, and reports whether the set of
-// names or any service's datacenter changed.
-func (b *memoBuilder) diffAll(services []discovery.Service, ed *edits) bool {
+// duplicates, with the entries: it drops the entries of removed services
+// and returns the services to rebuild and whether the set of names or any
+// service's datacenter changed.
+func (b *memoBuilder) diffAll(services []discovery.Service, ed *edits) ([]pendingService, bool) {
 	b.gen++
 	topology := false
 	var todo []pendingService
@@ -180,27 +191,36 @@ func (b *memoBuilder) diffAll(services []discovery.Service, ed *edits) bool {
 			topology = true
 		}
 	}
-	b.build(todo, ed)
-	return topology
+	return todo, topology
 }
 
 // pending returns the rebuild a service needs, and false when its entry
-// already comes from an equal model.
+// already comes from an equal model. A new service's fingerprint is left
+// to the worker that builds it.
 func (b *memoBuilder) pending(svc *discovery.Service, old *serviceEntry) (pendingService, bool) {
+	if old == nil {
+		return pendingService{svc: svc}, true
+	}
 	fp := b.fp.service(svc)
-	if old != nil && old.fp == fp {
+	if old.fp == fp {
 		return pendingService{}, false
 	}
-	return pendingService{svc: svc, fp: fp, old: old}, true
+	return pendingService{svc: svc, fp: fp, hasFP: true, old: old}, true
 }
 
 // build translates, validates and digests the pending services, in
 // parallel when there are many, and puts their entries in place.
 func (b *memoBuilder) build(todo []pendingService, ed *edits) {
-	entries := newServiceEntries(todo, b.opts.Flavour)
+	entries := newServiceEntries(todo, b.opts.Flavour, b.fp)
+	if len(b.entries) == 0 && len(todo) > 0 {
+		// A first model: size the maps once rather than growing them
+		// through every doubling.
+		b.entries = make(map[string]*serviceEntry, len(todo))
+		ed.put = slices.Grow(ed.put, len(todo)*len(entries[0].resources))
+	}
 	for i, p := range todo {
 		e := entries[i]
-		e.fp, e.gen = p.fp, b.gen
+		e.gen = b.gen
 		b.replace(p.old, e, ed)
 		b.entries[e.name] = e
 	}

@@ -87,15 +87,24 @@ func newServiceEntry(svc *discovery.Service, flavour Flavour) *serviceEntry {
 // to keep the shared counter cold, few enough to balance the workers.
 const parallelChunk = 32
 
-// newServiceEntries builds the entries of the pending services, spread
-// over at most GOMAXPROCS workers when there are more than a chunk of
-// them; a one-service change stays on the caller's goroutine.
-func newServiceEntries(todo []pendingService, flavour Flavour) []*serviceEntry {
+// newServiceEntries builds the entries of the pending services, with their
+// fingerprints, spread over at most GOMAXPROCS workers when there are more
+// than a chunk of them; a one-service change stays on the caller's
+// goroutine.
+func newServiceEntries(todo []pendingService, flavour Flavour, fp fingerprinter) []*serviceEntry {
 	out := make([]*serviceEntry, len(todo))
+	one := func(i int) {
+		p := &todo[i]
+		e := newServiceEntry(p.svc, flavour)
+		if e.fp = p.fp; !p.hasFP {
+			e.fp = fp.service(p.svc)
+		}
+		out[i] = e
+	}
 	workers := min(runtime.GOMAXPROCS(0), (len(todo)+parallelChunk-1)/parallelChunk)
 	if workers <= 1 {
 		for i := range todo {
-			out[i] = newServiceEntry(todo[i].svc, flavour)
+			one(i)
 		}
 		return out
 	}
@@ -110,7 +119,7 @@ func newServiceEntries(todo []pendingService, flavour Flavour) []*serviceEntry {
 					return
 				}
 				for i := start; i < min(end, len(todo)); i++ {
-					out[i] = newServiceEntry(todo[i].svc, flavour)
+					one(i)
 				}
 			}
 		})

@@ -28,25 +28,42 @@ type sharedState struct {
 	stale bool
 }
 
-// update rebuilds the listener on first use and the route configuration when
-// the topology or the model's datacenter changed.
-func (s *sharedState) update(b *memoBuilder, services []discovery.Service, datacenter string, topology bool, ed *edits) {
-	if s.listener == nil {
-		l, err := buildResource(types.Listener, envoyListener(b.opts))
-		s.listener, s.listenerErr = &l, err
-		ed.put = append(ed.put, l)
+// start rebuilds the listener on first use and the route configuration when
+// the topology or the model's datacenter changed. The route is built on a
+// goroutine of its own, since at 10,000 services it costs as much as a
+// good part of them; the function start returns waits for it and records
+// the edits. It returns nil when there is nothing to rebuild.
+func (s *sharedState) start(opts Options, services []discovery.Service, datacenter string, topology bool) func(*edits) {
+	if s.listener != nil && s.route != nil && !topology && datacenter == s.datacenter {
+		return nil
 	}
-	if s.route != nil && !topology && datacenter == s.datacenter {
-		return
+	var (
+		r        builtResource
+		routeErr error
+		warnings []string
+		done     = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		var rc *routev3.RouteConfiguration
+		rc, warnings = envoyRoute(services, datacenter, opts)
+		var err error
+		r, err = buildResource(types.Route, rc)
+		routeErr = errors.Join(append([]error{err}, checkDomains(Resources{Routes: []types.Resource{rc}})...)...)
+	}()
+	return func(ed *edits) {
+		if s.listener == nil {
+			l, err := buildResource(types.Listener, envoyListener(opts))
+			s.listener, s.listenerErr = &l, err
+			ed.put = append(ed.put, l)
+		}
+		<-done
+		if s.route != nil {
+			ed.remove = append(ed.remove, *s.route)
+		}
+		ed.put = append(ed.put, r)
+		s.route, s.datacenter, s.warnings, s.routeErr, s.stale = &r, datacenter, warnings, routeErr, true
 	}
-	rc, warnings := envoyRoute(services, datacenter, b.opts)
-	r, err := buildResource(types.Route, rc)
-	if s.route != nil {
-		ed.remove = append(ed.remove, *s.route)
-	}
-	ed.put = append(ed.put, r)
-	s.route, s.datacenter, s.warnings, s.stale = &r, datacenter, warnings, true
-	s.routeErr = errors.Join(append([]error{err}, checkDomains(Resources{Routes: []types.Resource{rc}})...)...)
 }
 
 // checkReferences checks, after a route change, that the listener's route

@@ -80,8 +80,12 @@ func (b *memoBuilder) current(typ types.ResponseType) map[string]builtResource {
 // last, in type order and by name within a type. It does not change what
 // the builder holds as sent: accept does, once the sink took them.
 func (b *memoBuilder) changes() []Change {
-	var out []Change
 	s := &b.sink
+	n := 0
+	for _, t := range xdsTypes {
+		n += len(s.dirty[t.typ])
+	}
+	out := make([]Change, 0, n)
 	for _, t := range xdsTypes {
 		cur, sent := b.current(t.typ), s.sent[t.typ]
 		var names []string

@@ -30,6 +30,9 @@ type edits struct {
 // apply folds the edits into the types they touch, in place, and marks
 // every name they touch as pending for the sink.
 func (b *memoBuilder) apply(ed *edits) {
+	if len(ed.put) > 1024 {
+		b.reserve(ed.put)
+	}
 	for _, r := range ed.remove {
 		t := &b.types[r.typ]
 		t.digest.remove(r.digest)
@@ -41,6 +44,23 @@ func (b *memoBuilder) apply(ed *edits) {
 		t.items[r.name] = r
 		t.digest.add(r.digest)
 		b.sink.touch(r.typ, r.name)
+	}
+}
+
+// reserve sizes empty per-type maps for the resources about to be put, so
+// that a first model does not grow them through every doubling.
+func (b *memoBuilder) reserve(put []builtResource) {
+	var n [numTypes]int
+	for _, r := range put {
+		n[r.typ]++
+	}
+	for typ := range numTypes {
+		if len(b.types[typ].items) == 0 {
+			b.types[typ].items = make(map[string]builtResource, n[typ])
+		}
+		if len(b.sink.dirty[typ]) == 0 {
+			b.sink.dirty[typ] = make(map[string]struct{}, n[typ])
+		}
 	}
 }
 

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"sync"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 // Versions are the content-hash versions of one flavour's resources, one per
@@ -57,14 +59,28 @@ func versionsFromDigests(clusters, endpoints, listeners, routes typeDigest) Vers
 // (cachev3.HashResource) and the xds package's delta version map uses.
 type resourceDigest [sha256.Size]byte
 
-// digestResource hashes one resource's deterministic encoding.
+// digestResource hashes one resource's deterministic encoding, the one
+// cachev3.MarshalResource gives, into a recycled buffer.
 func digestResource(r types.Resource) (resourceDigest, error) {
-	b, err := cachev3.MarshalResource(r)
+	bp := marshalBuffers.Get().(*[]byte)
+	defer marshalBuffers.Put(bp)
+	b, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend((*bp)[:0], r)
 	if err != nil {
 		return resourceDigest{}, fmt.Errorf("marshal %s: %w", cachev3.GetResourceName(r), err)
 	}
+	if cap(b) <= maxPooledBuffer {
+		*bp = b
+	}
 	return sha256.Sum256(b), nil
 }
+
+// maxPooledBuffer bounds the buffers kept for reuse, so that one huge route
+// configuration does not stay allocated.
+const maxPooledBuffer = 64 << 10
+
+// marshalBuffers recycles the buffers resources are encoded into to be
+// hashed.
+var marshalBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // typeDigest is an order-independent digest of a set of uniquely named
 // resources: the lane-wise sum of their digests, and their count. Adding or
