@@ -45,3 +45,32 @@ func TestReplacedModelKeepsItsChanges(t *testing.T) {
 		t.Fatalf("model after a replaced one: Changed %q, Delta %v; want [api web], true", got.Changed, got.Delta)
 	}
 }
+
+// TestModelSharesUnchangedServices checks that a model copies only the
+// services that changed since the last one, and leaves earlier models as
+// they were.
+func TestModelSharesUnchangedServices(t *testing.T) {
+	ws := newWatchSet(nil, "dc1")
+	watch := func(name string, port int) *serviceWatch {
+		sw := ws.watches[name]
+		if sw == nil {
+			sw = &serviceWatch{name: name}
+			ws.watches[name] = sw
+			ws.names = append(ws.names, name)
+		}
+		ws.applyHealth(healthUpdate{watch: sw, instances: []Instance{{ID: name + "-1", Address: "127.0.0.1", Port: port}}})
+		return sw
+	}
+	watch("api", 1)
+	watch("web", 1)
+	first := ws.model()
+	watch("web", 2)
+	second := ws.model()
+	if &first.Services[0].Instances[0] != &second.Services[0].Instances[0] {
+		t.Error("an unchanged service was copied again")
+	}
+	if first.Services[1].Instances[0].Port != 1 || second.Services[1].Instances[0].Port != 2 {
+		t.Errorf("web's port: first model %d, second %d; want 1 and 2",
+			first.Services[1].Instances[0].Port, second.Services[1].Instances[0].Port)
+	}
+}

@@ -47,9 +47,11 @@ func NewConsulSource(cfg Config) (*ConsulSource, error) {
 }
 
 // Models returns the channel models are sent on. It holds at most one: a new
-// model replaces one the consumer has not read yet, so the consumer always
-// gets the latest and never slows the source down. Each model is a deep copy
-// the consumer may keep. The channel is never closed.
+// model replaces one the consumer has not read yet (and hands on its
+// Changed names), so the consumer always gets the latest and never slows
+// the source down. A consumer may keep a model, but must not change it:
+// models share the slices and maps of the services that did not change
+// between them. The channel is never closed.
 func (s *ConsulSource) Models() <-chan Model {
 	return s.models
 }

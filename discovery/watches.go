@@ -24,6 +24,10 @@ type serviceWatch struct {
 	// is left out of models.
 	answered  bool
 	instances []Instance
+	// service is the service as models carry it, built from instances on
+	// first use and shared by every model until they change; nil until
+	// then.
+	service *Service
 }
 
 // healthUpdate is a changed health answer for one watch.
@@ -53,6 +57,9 @@ type watchSet struct {
 	wg         sync.WaitGroup
 
 	watches map[string]*serviceWatch
+	// names are the keys of watches, sorted, so that a model is not a
+	// sort of the whole catalog.
+	names   []string
 	watched int // services with a health watch of their own
 	// detecting is set once the detector and readers run; fingerprints is
 	// the detector's last answer, nil until its first, which is the
@@ -207,6 +214,9 @@ func (ws *watchSet) applyCatalog(ctx context.Context, names []string) {
 			ws.watched--
 		}
 		delete(ws.watches, name)
+		if i, ok := slices.BinarySearch(ws.names, name); ok {
+			ws.names = slices.Delete(ws.names, i, i+1)
+		}
 		if sw.answered {
 			ws.changed[name] = struct{}{}
 		} else {
@@ -222,6 +232,8 @@ func (ws *watchSet) applyCatalog(ctx context.Context, names []string) {
 func (ws *watchSet) follow(ctx context.Context, name string) {
 	sw := &serviceWatch{name: name}
 	ws.watches[name] = sw
+	i, _ := slices.BinarySearch(ws.names, name)
+	ws.names = slices.Insert(ws.names, i, name)
 	ws.pending++
 	if ws.watched < ws.src.cfg.serviceWatches() {
 		wctx, cancel := context.WithCancel(ctx)
@@ -277,7 +289,7 @@ func (ws *watchSet) applyHealth(u healthUpdate) {
 		u.watch.answered = true
 		ws.pending--
 	}
-	u.watch.instances = u.instances
+	u.watch.instances, u.watch.service = u.instances, nil
 	ws.changed[u.watch.name] = struct{}{}
 }
 
@@ -302,14 +314,21 @@ func (ws *watchSet) maybePublish() {
 	ws.src.publish(m)
 }
 
-// model builds a deep copy of the answered services, sorted by name.
+// model returns the answered services, sorted by name. A service is copied
+// out of its watch's instances once per change, then shared by the models
+// that follow, so a model costs a copy of the list, not of the catalog.
 func (ws *watchSet) model() Model {
 	m := Model{Datacenter: ws.datacenter, Services: make([]Service, 0, len(ws.watches))}
-	for _, name := range slices.Sorted(maps.Keys(ws.watches)) {
+	for _, name := range ws.names {
 		sw := ws.watches[name]
-		if sw.answered {
-			m.Services = append(m.Services, serviceFromInstances(name, ws.datacenter, sw.instances))
+		if !sw.answered {
+			continue
 		}
+		if sw.service == nil {
+			svc := serviceFromInstances(name, ws.datacenter, sw.instances)
+			sw.service = &svc
+		}
+		m.Services = append(m.Services, *sw.service)
 	}
 	return m
 }
