@@ -92,7 +92,11 @@ func checkDomains(res Resources) []error {
 	var errs []error
 	for _, r := range res.Routes {
 		rc := r.(*routev3.RouteConfiguration)
-		owner := map[string]string{}
+		n := 0
+		for _, vh := range rc.GetVirtualHosts() {
+			n += len(vh.GetDomains())
+		}
+		owner := make(map[string]string, n)
 		for _, vh := range rc.GetVirtualHosts() {
 			for _, d := range vh.GetDomains() {
 				key := strings.ToLower(d)
