@@ -2,13 +2,17 @@ package snapshot
 
 import "time"
 
-// debouncer coalesces a burst of events: it fires once the events have been
-// quiet for the quiet period, and at the latest maxDelay after the first
-// event of the burst, so a steady stream of changes cannot starve publishing.
+// debouncer coalesces bursts of events. An event that comes after a quiet
+// period fires at once, so a lone change costs no delay; the events that
+// follow within the quiet period make a burst, which fires once the events
+// have been quiet for the quiet period, and at the latest maxDelay after
+// the burst's first event, so a steady stream of changes cannot starve
+// publishing.
 type debouncer struct {
 	quiet, maxDelay time.Duration
 	timer           *time.Timer
 	first           time.Time
+	lastFired       time.Time
 }
 
 // newDebouncer returns a stopped debouncer.
@@ -18,12 +22,16 @@ func newDebouncer(quiet, maxDelay time.Duration) *debouncer {
 	return &debouncer{quiet: quiet, maxDelay: maxDelay, timer: t}
 }
 
-// event records an event and re-arms the timer: quiet from now, but never
-// past maxDelay after the burst's first event.
+// event records an event and arms the timer: at once after a quiet period,
+// else quiet from now but never past maxDelay after the burst's first event.
 func (d *debouncer) event() {
 	now := time.Now()
 	if d.first.IsZero() {
 		d.first = now
+		if now.Sub(d.lastFired) >= d.quiet {
+			d.timer.Reset(0)
+			return
+		}
 	}
 	d.timer.Reset(max(min(d.quiet, d.first.Add(d.maxDelay).Sub(now)), 0))
 }
@@ -31,6 +39,7 @@ func (d *debouncer) event() {
 // fired ends the burst once the timer has fired.
 func (d *debouncer) fired() {
 	d.first = time.Time{}
+	d.lastFired = time.Now()
 }
 
 // C is the channel the debouncer fires on.
