@@ -220,3 +220,35 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestPublisherCoalescesDeltas sends a burst of models that each name only
+// the one service they change, as discovery does: the publisher must carry
+// every coalesced model's changes into the next build.
+func TestPublisherCoalescesDeltas(t *testing.T) {
+	sink := newRecordingSink(t)
+	p := newTestPublisher(t, sink, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	models := make(chan discovery.Model)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, models) }()
+
+	m := benchModel(20, 2)
+	models <- cloneModel(m)
+	for i := range 10 {
+		m.Services[i].Instances[0].Health = discovery.HealthCritical
+		next := cloneModel(m)
+		next.Changed, next.Delta = []string{m.Services[i].Name}, true
+		models <- next
+	}
+	want := buildVersions(t, m, FlavourEnvoy)
+	waitFor(t, 5*time.Second, func() bool {
+		return sink.count(FlavourEnvoy) > 0 && sink.lastUpdate(FlavourEnvoy).Versions == want
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range Flavours() {
+		sink.checkHolds(t, f, m)
+	}
+}
