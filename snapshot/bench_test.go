@@ -2,7 +2,11 @@ package snapshot
 
 import (
 	"fmt"
+	"log/slog"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard/switchyard/discovery"
 )
@@ -149,5 +153,42 @@ func reportCPU(b *testing.B) func() {
 		if b.N > 0 {
 			b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
 		}
+	}
+}
+
+// discardSink accepts every update.
+type discardSink struct{}
+
+func (discardSink) Publish(Update) error { return nil }
+
+// BenchmarkPublishOneServiceChange measures everything package snapshot does
+// for one health change, both flavours: rebuild, versions, the update's
+// changes, the sink call, status, metrics and log lines (to a discarding
+// logger).
+func BenchmarkPublishOneServiceChange(b *testing.B) {
+	for _, services := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("services=%d", services), func(b *testing.B) {
+			p, err := NewPublisher(PublisherConfig{
+				Sink: discardSink{}, Translate: Options{ListenerPort: 10000},
+				Quiet: time.Millisecond, MaxDelay: time.Millisecond,
+				Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := benchModel(services, 10)
+			p.publishModel(m)
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			i := 0
+			for b.Loop() {
+				svc := &m.Services[i%services]
+				svc.Instances[0].Health = flipHealth(svc.Instances[0].Health)
+				i++
+				next := m
+				next.Changed, next.Delta = []string{svc.Name}, true
+				p.publishModel(next)
+			}
+		})
 	}
 }
