@@ -3,6 +3,7 @@ package snapshot
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 
@@ -82,6 +83,7 @@ func BenchmarkRebuildOneServiceChange(b *testing.B) {
 					b.Fatal(err)
 				}
 				builder.accept(builder.changes())
+				runtime.GC() // not the set-up's garbage
 				b.ReportAllocs()
 				defer reportCPU(b)()
 				i := 0
@@ -178,6 +180,7 @@ func BenchmarkPublishOneServiceChange(b *testing.B) {
 			}
 			m := benchModel(services, 10)
 			p.publishModel(m)
+			runtime.GC() // not the set-up's garbage
 			b.ReportAllocs()
 			defer reportCPU(b)()
 			i := 0

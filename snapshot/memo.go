@@ -125,11 +125,10 @@ type pendingService struct {
 // those alone: it drops the entries of removed services and returns the
 // sorted services, the services to rebuild and whether the set of names or
 // any service's datacenter changed. It returns false, having changed
-// nothing, when it cannot:
-// the model is not a delta, the builder does not hold the model it is a
-// delta from, or a changed name is duplicated. A delta model's services
-// are sorted by name (discovery guarantees it), which is trusted here:
-// checking it would cost a walk over the catalog.
+// nothing, when it cannot: the model is not a delta, the builder does not
+// hold the model it is a delta from, or a changed name is duplicated. A
+// delta model's services are sorted by name (discovery guarantees it),
+// which is trusted here: checking it would cost a walk over the catalog.
 func (b *memoBuilder) diffChanged(m discovery.Model, ed *edits) ([]discovery.Service, []pendingService, bool, bool) {
 	if !m.Delta || !b.inSync || !isStrictlySorted(m.Changed) {
 		return nil, nil, false, false

@@ -268,16 +268,27 @@ func TestMemoBuilderDeltaTouchesOnlyChanged(t *testing.T) {
 }
 
 // FuzzMemoBuilder feeds the builder a sequence of fuzzed models (separated
-// by 0xfe bytes) and checks every rebuild against Translate and Build.
+// by 0xfe bytes) and checks every rebuild against Translate and Build: once
+// as full models, once as deltas that name their changed services.
 func FuzzMemoBuilder(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 0xfe, 1, 2, 3, 4, 5, 9, 7, 8})
 	f.Add([]byte("web\x00127.0.0.1\x00\x01\x90\x1f\xfeweb\x00127.0.0.1\x00\x03\x90\x1f"))
 	f.Add([]byte{0xff, 0, 0xff, 0, 3, 3, 3, 200, 17, 0xfe, 0xfe, 3, 3, 3})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, fl := range Flavours() {
-			b := newMemoBuilder(Options{Flavour: fl, ListenerPort: 10000})
+			full := newMemoBuilder(Options{Flavour: fl, ListenerPort: 10000})
+			delta := newMemoBuilder(Options{Flavour: fl, ListenerPort: 10000})
+			var prev discovery.Model
+			first := true
 			for chunk := range bytes.SplitSeq(data, []byte{0xfe}) {
-				checkAgainstReference(t, b, fuzzModel(chunk))
+				m := fuzzModel(chunk)
+				checkAgainstReference(t, full, m)
+				next := m
+				if !first {
+					next = deltaFrom(prev, m)
+				}
+				checkAgainstReference(t, delta, next)
+				prev, first = m, false
 			}
 		}
 	})
