@@ -52,19 +52,22 @@ type serviceEntry struct {
 }
 
 // newServiceEntry translates, validates and digests one service's own
-// resources. Every reference among them (listener → route → cluster →
-// endpoints) stays inside the service, so checking them here is the same
-// check Validate makes over the whole set. It is pure, so entries can be
-// built in parallel.
-func newServiceEntry(svc *discovery.Service, flavour Flavour) *serviceEntry {
+// resources, keeping from old, the entry of the service's previous model
+// (nil for a new service), those that depend on its name alone. Every
+// reference among them (listener → route → cluster → endpoints) stays
+// inside the service, so checking them here is the same check Validate
+// makes over the whole set. It only reads old, so entries can be built in
+// parallel.
+func newServiceEntry(svc *discovery.Service, flavour Flavour, old *serviceEntry) *serviceEntry {
 	var res Resources
 	addUpstream(&res, *svc, flavour)
-	if flavour == FlavourGRPC {
+	kept := nameOnly(old, flavour)
+	if flavour == FlavourGRPC && kept == nil {
 		addGRPCRoute(&res, *svc)
 	}
 	e := &serviceEntry{
 		name: svc.Name, datacenter: svc.Datacenter, endpoints: endpointCount(res.Endpoints),
-		resources: make([]builtResource, 0, len(res.Clusters)+len(res.Endpoints)+len(res.Listeners)+len(res.Routes)),
+		resources: make([]builtResource, 0, len(res.Clusters)+len(res.Endpoints)+len(res.Listeners)+len(res.Routes)+len(kept)),
 	}
 	errs := checkReferences(res)
 	for _, l := range []struct {
@@ -79,8 +82,30 @@ func newServiceEntry(svc *discovery.Service, flavour Flavour) *serviceEntry {
 			e.resources = append(e.resources, br)
 		}
 	}
+	e.resources = append(e.resources, kept...)
 	e.err = errors.Join(errs...)
 	return e
+}
+
+// nameOnly returns the resources of old that depend on the service's name
+// alone, to keep as they are: a gRPC service's API listener and route
+// configuration, which addGRPCRoute builds from nothing else, so that a
+// health change translates and hashes only the cluster and endpoints. It
+// returns nil unless old passed validation whole.
+func nameOnly(old *serviceEntry, flavour Flavour) []builtResource {
+	if old == nil || old.err != nil || flavour != FlavourGRPC {
+		return nil
+	}
+	var out []builtResource
+	for _, r := range old.resources {
+		if r.typ == types.Listener || r.typ == types.Route {
+			out = append(out, r)
+		}
+	}
+	if len(out) != 2 {
+		return nil
+	}
+	return out
 }
 
 // parallelChunk is how many services one worker takes at a time: enough
@@ -95,7 +120,7 @@ func newServiceEntries(todo []pendingService, flavour Flavour, fp fingerprinter)
 	out := make([]*serviceEntry, len(todo))
 	one := func(i int) {
 		p := &todo[i]
-		e := newServiceEntry(p.svc, flavour)
+		e := newServiceEntry(p.svc, flavour, p.old)
 		if e.fp = p.fp; !p.hasFP {
 			e.fp = fp.service(p.svc)
 		}
