@@ -3,6 +3,7 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -45,9 +46,9 @@ type memoBuilder struct {
 	// gen marks the entries a full comparison saw.
 	gen   uint64
 	types [numTypes]typeState
-	// failing counts the entries whose resources did not validate, and
-	// endpoints the endpoints of all entries.
-	failing   int
+	// failing are the entries whose resources did not validate, by name,
+	// and endpoints counts the endpoints of all entries.
+	failing   map[string]*serviceEntry
 	endpoints int
 	shared    sharedState
 	sink      sinkState
@@ -55,7 +56,7 @@ type memoBuilder struct {
 
 // newMemoBuilder returns an empty builder for one flavour.
 func newMemoBuilder(opts Options) *memoBuilder {
-	b := &memoBuilder{opts: opts, fp: newFingerprinter(), entries: map[string]*serviceEntry{}}
+	b := &memoBuilder{opts: opts, fp: newFingerprinter(), entries: map[string]*serviceEntry{}, failing: map[string]*serviceEntry{}}
 	for typ := range b.types {
 		b.types[typ].items = map[string]builtResource{}
 	}
@@ -230,11 +231,14 @@ func (b *memoBuilder) build(todo []pendingService, ed *edits) {
 // is neither removed nor put, and e keeps old's proto of it, so a change
 // touches only the types whose resources really changed.
 func (b *memoBuilder) replace(old, e *serviceEntry, ed *edits) {
+	if old != nil && old.err != nil {
+		delete(b.failing, old.name)
+	}
 	var kept []builtResource
 	if e != nil {
 		b.endpoints += e.endpoints
 		if e.err != nil {
-			b.failing++
+			b.failing[e.name] = e
 		}
 		for k, r := range e.resources {
 			if prev, ok := old.find(r); ok {
@@ -247,9 +251,6 @@ func (b *memoBuilder) replace(old, e *serviceEntry, ed *edits) {
 	}
 	if old != nil {
 		b.endpoints -= old.endpoints
-		if old.err != nil {
-			b.failing--
-		}
 		for _, r := range old.resources {
 			if !slices.Contains(kept, r) {
 				ed.remove = append(ed.remove, r)
@@ -259,20 +260,12 @@ func (b *memoBuilder) replace(old, e *serviceEntry, ed *edits) {
 }
 
 // err joins the validation errors of every failing entry, in name order,
-// and of the shared resources.
+// and of the shared resources. It looks at the failing entries alone, so a
+// catalog with one bad service does not cost a walk over every service.
 func (b *memoBuilder) err() error {
 	var errs []error
-	if b.failing > 0 {
-		var failing []*serviceEntry
-		for _, e := range b.entries {
-			if e.err != nil {
-				failing = append(failing, e)
-			}
-		}
-		slices.SortFunc(failing, func(x, y *serviceEntry) int { return strings.Compare(x.name, y.name) })
-		for _, e := range failing {
-			errs = append(errs, e.err)
-		}
+	for _, name := range slices.Sorted(maps.Keys(b.failing)) {
+		errs = append(errs, b.failing[name].err)
 	}
 	errs = append(errs, b.shared.err)
 	return errors.Join(errs...)
