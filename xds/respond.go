@@ -15,14 +15,23 @@ type delta struct {
 	removed []string
 }
 
+// maxResponseBytes bounds the resources of one response that may be split:
+// a big first sync goes out in several responses, each small enough for
+// gRPC's pooled 32 KiB buffers, so a fleet syncing at once does not pin a
+// large buffer per stream, and Send's flow control paces each stream.
+const maxResponseBytes = 30 << 10
+
 // diff works out, under the kind state's read lock, what the stream must be
 // sent of a type, and records it as held. It looks only at the pending
-// slots, or at every slot when the whole type is pending.
+// slots, or at every slot when the whole type is pending. Past
+// maxResponseBytes it stops, leaves the rest pending and wakes the stream
+// to send it next.
 func (s *stream) diff(t typeID, sub *subscription) delta {
 	slots, all := s.take(t)
 	tb := s.state.tables[t]
 	var d delta
-	visit := func(slot int32) {
+	size := 0
+	visit := func(slot int32) bool {
 		e := tb.bySlot[slot]
 		want := uint32(0)
 		if e.live() && sub.subscribed(slot) {
@@ -30,22 +39,37 @@ func (s *stream) diff(t typeID, sub *subscription) delta {
 		}
 		held := sub.held(slot)
 		if held == want {
-			return
+			return true
 		}
 		if want != 0 {
+			n := len(e.any.GetValue()) + len(e.name) + len(e.version)
+			if size > 0 && size+n > maxResponseBytes {
+				return false
+			}
+			size += n
 			d.put = append(d.put, e)
 		} else if held != 0 {
+			size += len(e.name)
 			d.removed = append(d.removed, e.name)
 		}
 		sub.hold(slot, want)
+		return true
 	}
 	if all {
 		for slot := range tb.slots() {
-			visit(int32(slot))
+			if !visit(int32(slot)) {
+				s.markType(t)
+				s.signal()
+				break
+			}
 		}
-	} else {
-		for _, slot := range slots {
-			visit(slot)
+		return d
+	}
+	for i, slot := range slots {
+		if !visit(slot) {
+			s.remark(t, slots[i:])
+			s.signal()
+			break
 		}
 	}
 	return d

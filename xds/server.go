@@ -145,6 +145,7 @@ func (s *Server) Groups() []Group {
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	gs := grpc.NewServer(
 		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
+		grpc.ForceServerCodecV2(newUnpooledCodec()),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:                  s.cfg.KeepaliveTime,
 			Timeout:               s.cfg.KeepaliveTimeout,

@@ -28,9 +28,15 @@ func testSnapshot(t *testing.T, v string, port uint32) *cachev3.Snapshot {
 	return testSnapshotRDS(t, v, v, port)
 }
 
-// testSnapshotRDS is testSnapshot with its own route version.
+// testSnapshotRDS is testSnapshot with its own route version; a route
+// version other than v also changes the route configuration (web gets the
+// domain <rds>.web).
 func testSnapshotRDS(t *testing.T, v, rds string, port uint32) *cachev3.Snapshot {
 	t.Helper()
+	domains := []string{"web"}
+	if rds != v {
+		domains = append(domains, rds+".web")
+	}
 	snap, err := cachev3.NewSnapshot(v, map[resourcev3.Type][]types.Resource{
 		resourcev3.ClusterType: {envoy.EDSCluster(envoy.ClusterOptions{Name: "web"})},
 		resourcev3.EndpointType: {envoy.LoadAssignment("web", []envoy.LocalityEndpoints{{
@@ -38,7 +44,7 @@ func testSnapshotRDS(t *testing.T, v, rds string, port uint32) *cachev3.Snapshot
 		}})},
 		resourcev3.ListenerType: {envoy.HTTPListener("http_10000", "0.0.0.0", 10000, "http_10000")},
 		resourcev3.RouteType: {envoy.RouteConfig("http_10000", []*routev3.VirtualHost{
-			envoy.VirtualHost("web", []string{"web"}, "web"),
+			envoy.VirtualHost("web", domains, "web"),
 		})},
 	})
 	if err != nil {

@@ -186,7 +186,7 @@ func (k *kindState) fanOut(out []bumped) map[*stream]struct{} {
 			s.mark(b.typ, b.e.slot, tb.slots())
 			wake[s] = struct{}{}
 		}
-		for s := range b.e.subs {
+		for _, s := range b.e.subs {
 			s.mark(b.typ, b.e.slot, tb.slots())
 			wake[s] = struct{}{}
 		}

@@ -39,6 +39,10 @@ func newStream(id int64) *stream {
 type subscription struct {
 	wildcard bool
 	names    bitset
+	// pos is, by slot, the stream's position among the entry's
+	// subscribers; meaningful for the slots in names, and read and written
+	// only under the kind state's write lock.
+	pos []int32
 	// list is the names of the last state-of-the-world request, kept to
 	// see cheaply that the next one asks for the same.
 	list []string
@@ -77,6 +81,14 @@ func (s *subscription) hold(slot int32, gen uint32) {
 	s.sent[slot] = gen
 }
 
+// setPos records the stream's position among a slot's subscribers.
+func (s *subscription) setPos(slot, i int32) {
+	if int(slot) >= len(s.pos) {
+		s.pos = append(s.pos, make([]int32, int(slot)+1-len(s.pos))...)
+	}
+	s.pos[slot] = i
+}
+
 // sub returns the stream's subscription to a type, creating it.
 func (s *stream) sub(t typeID) *subscription {
 	if s.subs[t] == nil {
@@ -97,6 +109,15 @@ func (s *stream) mark(t typeID, slot int32, slots int) {
 	s.pending[t] = append(s.pending[t], slot)
 	if len(s.pending[t]) > 2*slots+64 {
 		s.all[t], s.pending[t] = true, nil
+	}
+}
+
+// remark puts back slots a response had no room for.
+func (s *stream) remark(t typeID, slots []int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.all[t] {
+		s.pending[t] = append(s.pending[t], slots...)
 	}
 }
 

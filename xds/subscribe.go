@@ -46,7 +46,7 @@ func (k *kindState) unregister(s *stream) {
 		tb := k.tables[t]
 		delete(tb.wildcard, s)
 		for slot := range sub.names.slots() {
-			delete(tb.bySlot[slot].subs, s)
+			tb.dropSubscriber(tb.bySlot[slot], sub)
 		}
 	}
 }
@@ -108,10 +108,8 @@ func (k *kindState) subscribe(s *stream, sub *subscription, tb *table, name stri
 		return nil
 	}
 	sub.names.set(e.slot)
-	if e.subs == nil {
-		e.subs = map[*stream]struct{}{}
-	}
-	e.subs[s] = struct{}{}
+	sub.setPos(e.slot, int32(len(e.subs)))
+	e.subs = append(e.subs, s)
 	s.mark(tb.typ, e.slot, tb.slots())
 	return nil
 }
@@ -123,11 +121,22 @@ func (k *kindState) unsubscribe(s *stream, sub *subscription, tb *table, name st
 	if !ok || !sub.names.has(e.slot) {
 		return
 	}
+	tb.dropSubscriber(e, sub)
 	sub.names.clear(e.slot)
-	delete(e.subs, s)
 	if !sub.wildcard {
 		sub.hold(e.slot, 0)
 	}
+}
+
+// dropSubscriber removes a subscription's stream from an entry's
+// subscribers, moving the last subscriber into its place.
+func (tb *table) dropSubscriber(e *entry, sub *subscription) {
+	i := sub.pos[e.slot]
+	last := e.subs[len(e.subs)-1]
+	e.subs[i] = last
+	last.subs[tb.typ].pos[e.slot] = i
+	e.subs[len(e.subs)-1] = nil
+	e.subs = e.subs[:len(e.subs)-1]
 }
 
 // declare records the version a reconnecting client holds of a resource.

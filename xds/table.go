@@ -81,8 +81,9 @@ type entry struct {
 	version string
 	any     *anypb.Any
 	res     *discoveryv3.Resource
-	// subs are the streams subscribed to the name explicitly.
-	subs map[*stream]struct{}
+	// subs are the streams subscribed to the name explicitly; each
+	// stream's subscription knows its position here.
+	subs []*stream
 }
 
 // live reports whether the resource exists.
