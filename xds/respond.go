@@ -75,11 +75,11 @@ func (s *stream) diff(t typeID, sub *subscription) delta {
 	return d
 }
 
-// sotwResponse returns the state-of-the-world response a stream is owed of
-// one type, nil if none. Listeners and clusters are sent whole whenever
-// any of them changes; endpoints and routes one changed resource at a time.
-// The resources are the entries' shared encodings: nothing is encoded here.
-func (s *stream) sotwResponse(t typeID) *discoveryv3.DiscoveryResponse {
+// owed works out, under the kind state's read lock, what a stream is owed
+// of one type and hands it to build, which runs under the same lock; nil
+// when the stream does not subscribe to the type, nothing is in force yet,
+// or nothing is owed.
+func owed[R any](s *stream, t typeID, build func(sub *subscription, d delta) *R) *R {
 	sub := s.subs[t]
 	if sub == nil {
 		return nil
@@ -95,25 +95,35 @@ func (s *stream) sotwResponse(t typeID) *discoveryv3.DiscoveryResponse {
 		return nil
 	}
 	sub.answer = false
-	var resources []*anypb.Any
-	if t.fullState() {
-		resources = s.wholeType(t, sub)
-	} else {
-		// A removal is sent as a response without the resource: the
-		// client keeps what it holds of the others, and its version
-		// moves on.
-		resources = make([]*anypb.Any, 0, len(d.put))
-		for _, e := range d.put {
-			resources = append(resources, e.any)
+	return build(sub, d)
+}
+
+// sotwResponse returns the state-of-the-world response a stream is owed of
+// one type, nil if none. Listeners and clusters are sent whole whenever
+// any of them changes; endpoints and routes one changed resource at a time.
+// The resources are the entries' shared encodings: nothing is encoded here.
+func (s *stream) sotwResponse(t typeID) *discoveryv3.DiscoveryResponse {
+	return owed(s, t, func(sub *subscription, d delta) *discoveryv3.DiscoveryResponse {
+		var resources []*anypb.Any
+		if t.fullState() {
+			resources = s.wholeType(t, sub)
+		} else {
+			// A removal is sent as a response without the resource: the
+			// client keeps what it holds of the others, and its version
+			// moves on.
+			resources = make([]*anypb.Any, 0, len(d.put))
+			for _, e := range d.put {
+				resources = append(resources, e.any)
+			}
 		}
-	}
-	sub.nonce, sub.version = s.nextNonce(), k.tables[t].version
-	return &discoveryv3.DiscoveryResponse{
-		VersionInfo: sub.version,
-		Resources:   resources,
-		TypeUrl:     typeURLs[t],
-		Nonce:       sub.nonce,
-	}
+		sub.nonce, sub.version = s.nextNonce(), s.state.tables[t].version
+		return &discoveryv3.DiscoveryResponse{
+			VersionInfo: sub.version,
+			Resources:   resources,
+			TypeUrl:     typeURLs[t],
+			Nonce:       sub.nonce,
+		}
+	})
 }
 
 // wholeType returns every live resource of a type the stream subscribes
@@ -142,32 +152,19 @@ func (s *stream) wholeType(t typeID, sub *subscription) []*anypb.Any {
 // deltaResponse returns the delta response a stream is owed of one type,
 // nil if none.
 func (s *stream) deltaResponse(t typeID) *discoveryv3.DeltaDiscoveryResponse {
-	sub := s.subs[t]
-	if sub == nil {
-		return nil
-	}
-	k := s.state
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	if !k.ready {
-		return nil
-	}
-	d := s.diff(t, sub)
-	if len(d.put) == 0 && len(d.removed) == 0 && !sub.answer {
-		return nil
-	}
-	sub.answer = false
-	resources := make([]*discoveryv3.Resource, 0, len(d.put))
-	for _, e := range d.put {
-		resources = append(resources, e.res)
-	}
-	return &discoveryv3.DeltaDiscoveryResponse{
-		SystemVersionInfo: k.tables[t].version,
-		Resources:         resources,
-		RemovedResources:  d.removed,
-		TypeUrl:           typeURLs[t],
-		Nonce:             s.nextNonce(),
-	}
+	return owed(s, t, func(_ *subscription, d delta) *discoveryv3.DeltaDiscoveryResponse {
+		resources := make([]*discoveryv3.Resource, 0, len(d.put))
+		for _, e := range d.put {
+			resources = append(resources, e.res)
+		}
+		return &discoveryv3.DeltaDiscoveryResponse{
+			SystemVersionInfo: s.state.tables[t].version,
+			Resources:         resources,
+			RemovedResources:  d.removed,
+			TypeUrl:           typeURLs[t],
+			Nonce:             s.nextNonce(),
+		}
+	})
 }
 
 // nextNonce returns the stream's next nonce.
