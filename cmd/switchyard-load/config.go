@@ -11,6 +11,11 @@ import (
 
 // loadConfig is the whole command line of `switchyard-load run`.
 type loadConfig struct {
+	// Target is the control plane under measurement: targetSwitchyard,
+	// targetGCP or targetConsul.
+	Target                         string
+	LoadBin                        string
+	ConsulHCL                      []string
 	XDSAddr, ConsulAddr, AdminAddr string
 	SwitchyardPID                  int
 	Start                          bool
@@ -36,7 +41,7 @@ type loadConfig struct {
 // defaultConfig is the configuration before flags.
 func defaultConfig() loadConfig {
 	return loadConfig{
-		SwitchyardBin: "bin/switchyard", Protocol: "sotw", Streams: 100, NodeCluster: "load", NodePrefix: "load",
+		Target: targetSwitchyard, SwitchyardBin: "bin/switchyard", Protocol: "sotw", Streams: 100, NodeCluster: "load", NodePrefix: "load",
 		Services: 100, Instances: 10, ServicePrefix: "load-", Changes: 20, WriteRate: 1000, Writers: 16,
 		SyncTimeout: 5 * time.Minute, ChangeTimeout: 30 * time.Second,
 	}
@@ -45,6 +50,9 @@ func defaultConfig() loadConfig {
 // bindFlags binds every flag of cmd to cfg.
 func bindFlags(cmd *cobra.Command, cfg *loadConfig) {
 	fs := cmd.Flags()
+	fs.StringVar(&cfg.Target, "target", cfg.Target, "control plane to measure: switchyard, gcp (stock go-control-plane fed by Switchyard's discovery and translation, needs --start) or consul (Consul's own xDS server, needs --start and --protocol delta)")
+	fs.StringVar(&cfg.LoadBin, "load-bin", cfg.LoadBin, "switchyard-load binary started as the gcp peer's child (default: this one)")
+	fs.StringArrayVar(&cfg.ConsulHCL, "consul-hcl", nil, "extra Consul agent configuration under --start, e.g. 'xds { update_max_per_second = 1000000 }' (repeatable)")
 	fs.StringVar(&cfg.XDSAddr, "xds-addr", cfg.XDSAddr, "xDS address of a running Switchyard (without --start)")
 	fs.StringVar(&cfg.ConsulAddr, "consul-addr", cfg.ConsulAddr, "HTTP address of the Consul agent that Switchyard follows (without --start)")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "Switchyard admin address, to scrape /metrics (optional without --start)")
@@ -72,6 +80,9 @@ func bindFlags(cmd *cobra.Command, cfg *loadConfig) {
 
 // validate checks the flags together.
 func (c loadConfig) validate() error {
+	if err := c.validateTarget(); err != nil {
+		return err
+	}
 	if c.Start == (c.XDSAddr != "") {
 		return errors.New("give either --start or --xds-addr and --consul-addr")
 	}
@@ -121,6 +132,31 @@ func loopback(addr string) error {
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("%q is not a loopback address", addr)
+	}
+	return nil
+}
+
+// The targets a run can measure.
+const (
+	targetSwitchyard = "switchyard"
+	targetGCP        = "gcp"
+	targetConsul     = "consul"
+)
+
+// validateTarget checks --target against the flags it needs.
+func (c loadConfig) validateTarget() error {
+	switch c.Target {
+	case targetSwitchyard:
+		return nil
+	case targetGCP, targetConsul:
+	default:
+		return fmt.Errorf("--target %q: want switchyard, gcp or consul", c.Target)
+	}
+	if !c.Start {
+		return fmt.Errorf("--target %s needs --start", c.Target)
+	}
+	if c.Target == targetConsul && c.Protocol != "delta" {
+		return errors.New("--target consul needs --protocol delta: Consul 1.14 serves only delta xDS")
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func (c *deltaClient) handle(resp *discoveryv3.DeltaDiscoveryResponse, at time.T
 		held[r.GetName()] = refs
 	}
 	c.count()
-	c.st.checkSynced(c.cfg.minClusters, at)
+	c.st.checkSynced(c.cfg, at)
 	if err := c.send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: typ, ResponseNonce: resp.GetNonce()}); err != nil {
 		return err
 	}

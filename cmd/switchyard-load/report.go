@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -34,12 +35,15 @@ type changeResult struct {
 // report is everything one run measured. Pointer fields are absent when
 // they could not be measured (no pid, no admin address).
 type report struct {
-	Protocol  string  `json:"protocol"`
-	Streams   int     `json:"streams"`
-	Services  int     `json:"services"`
-	Instances int     `json:"instances_per_service"`
-	Changes   int     `json:"changes"`
-	Rate      float64 `json:"rate_per_second,omitempty"`
+	Target string `json:"target"`
+	// ConsulHCL is the extra Consul agent configuration of the run.
+	ConsulHCL []string `json:"consul_hcl,omitempty"`
+	Protocol  string   `json:"protocol"`
+	Streams   int      `json:"streams"`
+	Services  int      `json:"services"`
+	Instances int      `json:"instances_per_service"`
+	Changes   int      `json:"changes"`
+	Rate      float64  `json:"rate_per_second,omitempty"`
 	// InitialSyncMS runs from the first connect to the last stream holding
 	// clusters, endpoints, listeners and routes.
 	InitialSyncMS float64 `json:"initial_sync_ms"`
@@ -106,6 +110,7 @@ func (r *report) writeJSON(w io.Writer) error {
 func (r *report) writeTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
+	row("target", "%s %s", r.Target, strings.Join(r.ConsulHCL, " "))
 	row("scenario", "%s, %d streams, %d services × %d instances, %d changes", r.Protocol, r.Streams, r.Services, r.Instances, r.Changes)
 	if r.Rate > 0 {
 		row("change rate", "%.1f/s", r.Rate)

@@ -95,7 +95,7 @@ func (c *sotwClient) handle(resp *discoveryv3.DiscoveryResponse, at time.Time) e
 	case resourcev3.RouteType:
 		c.st.routes = len(resp.GetResources())
 	}
-	c.st.checkSynced(c.cfg.minClusters, at)
+	c.st.checkSynced(c.cfg, at)
 	if err := c.request(typ); err != nil {
 		return err
 	}
