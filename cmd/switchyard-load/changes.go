@@ -13,7 +13,7 @@ import (
 func changePhase(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target, f *fleet, ch *churn, r *report) error {
 	cpu0, cpuErr := cpuOf(tgt.pid)
 	bytes0 := f.bytes()
-	changes, err := makeChanges(ctx, cfg, f, ch)
+	changes, err := makeChanges(ctx, cfg, f, ch, 0)
 	if err != nil {
 		return err
 	}
@@ -28,7 +28,24 @@ func changePhase(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *tar
 		log.Warn("no cpu time", "pid", tgt.pid, "error", fmt.Sprint(cpuErr, " ", err))
 	}
 	fillPropagation(r, changes, cfg.ChangeTimeout)
+	r.ChangedResourceBytes = meanSize(changes)
 	return nil
+}
+
+// meanSize is the mean size of the endpoint assignments that carried the
+// changes, as first received.
+func meanSize(changes []*change) float64 {
+	var total, n int64
+	for _, c := range changes {
+		if b := c.size.Load(); b > 0 {
+			total += b
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(total) / float64(n)
 }
 
 // cpuOf reads the CPU time of pid; an unknown pid is an error.
@@ -39,11 +56,11 @@ func cpuOf(pid int) (float64, error) {
 	return cpuSeconds(pid)
 }
 
-// makeChanges makes cfg.Changes changes and waits for each to reach every
+// makeChanges makes cfg.Changes changes, numbered from first, and waits for each to reach every
 // stream or time out. Without a rate each change starts once the previous
 // one is done; with one they start on a ticker, still one per service at a
 // time.
-func makeChanges(ctx context.Context, cfg loadConfig, f *fleet, ch *churn) ([]*change, error) {
+func makeChanges(ctx context.Context, cfg loadConfig, f *fleet, ch *churn, first int) ([]*change, error) {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -57,7 +74,7 @@ func makeChanges(ctx context.Context, cfg loadConfig, f *fleet, ch *churn) ([]*c
 		tick = t.C
 	}
 	for k := range cfg.Changes {
-		c := ch.next(k, len(f.streams))
+		c := ch.next(first+k, len(f.streams))
 		all = append(all, c)
 		one := func() {
 			if err := trackOne(ctx, cfg, f, ch, c); err != nil {

@@ -33,6 +33,10 @@ type loadConfig struct {
 	Changes             int
 	Rate                float64
 	WriteRate, Writers  int
+	// SteadyRate and SteadyChanges add a steady-churn phase after the
+	// changes; SteadyChanges 0 means none.
+	SteadyRate    float64
+	SteadyChanges int
 
 	SyncTimeout, ChangeTimeout time.Duration
 	JSON                       bool
@@ -71,6 +75,8 @@ func bindFlags(cmd *cobra.Command, cfg *loadConfig) {
 	fs.StringVar(&cfg.ServicePrefix, "service-prefix", cfg.ServicePrefix, "prefix of the registered service names")
 	fs.IntVar(&cfg.Changes, "changes", cfg.Changes, "single-endpoint changes (one catalog check flip each)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "changes per second; 0 makes one change at a time, each once every stream saw the previous")
+	fs.Float64Var(&cfg.SteadyRate, "steady-rate", cfg.SteadyRate, "changes per second of a steady-churn phase after the changes (with --steady-changes)")
+	fs.IntVar(&cfg.SteadyChanges, "steady-changes", cfg.SteadyChanges, "changes of the steady-churn phase (0: no such phase)")
 	fs.IntVar(&cfg.WriteRate, "write-rate", cfg.WriteRate, "most Consul catalog writes per second, registering, flipping and deregistering (at most 1500)")
 	fs.IntVar(&cfg.Writers, "writers", cfg.Writers, "concurrent Consul writers while registering and deregistering")
 	fs.DurationVar(&cfg.SyncTimeout, "sync-timeout", cfg.SyncTimeout, "bound of the initial sync of all streams")
@@ -107,6 +113,8 @@ func (c loadConfig) validate() error {
 		return fmt.Errorf("--changes %d: want 0–100000", c.Changes)
 	case c.Rate < 0 || c.Rate > 1000:
 		return fmt.Errorf("--rate %g: want 0–1000", c.Rate)
+	case c.SteadyChanges < 0 || c.SteadyChanges > 100000 || (c.SteadyChanges > 0 && (c.SteadyRate <= 0 || c.SteadyRate > 1000)):
+		return fmt.Errorf("--steady-changes %d --steady-rate %g: want 0–100000 changes, at 1–1000 per second", c.SteadyChanges, c.SteadyRate)
 	case c.Services*c.Instances > maxInstances:
 		return fmt.Errorf("--services %d × --instances %d: want at most %d instances", c.Services, c.Instances, maxInstances)
 	case c.WriteRate < 1 || c.WriteRate > 1500 || c.Writers < 1 || c.Writers > 64:

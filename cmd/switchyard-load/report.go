@@ -47,19 +47,26 @@ type report struct {
 	// InitialSyncMS runs from the first connect to the last stream holding
 	// clusters, endpoints, listeners and routes.
 	InitialSyncMS float64 `json:"initial_sync_ms"`
+	// InitialSyncCPUSeconds is the target's CPU time over the initial sync.
+	InitialSyncCPUSeconds *float64 `json:"initial_sync_cpu_seconds,omitempty"`
 	// Propagation covers every (change, stream) receipt; LastStream the
 	// receipt by the last stream of each change.
 	Propagation summary `json:"propagation_ms"`
 	LastStream  summary `json:"last_stream_ms"`
 	// Missed counts (change, stream) pairs not seen within the timeout.
-	Missed                 int            `json:"missed"`
-	BytesPerProxyPerChange float64        `json:"bytes_per_proxy_per_change"`
-	CPUSecondsPerChange    *float64       `json:"cpu_seconds_per_change,omitempty"`
-	RSSBytes               *int64         `json:"rss_bytes,omitempty"`
-	RSSPerStreamBytes      *float64       `json:"rss_per_stream_bytes,omitempty"`
-	SlopeStreams           int            `json:"slope_streams,omitempty"`
-	ConsulConnections      *float64       `json:"consul_connections,omitempty"`
-	PerChange              []changeResult `json:"per_change"`
+	Missed                 int     `json:"missed"`
+	BytesPerProxyPerChange float64 `json:"bytes_per_proxy_per_change"`
+	// ChangedResourceBytes is the mean size of the endpoint assignment
+	// that carried a change.
+	ChangedResourceBytes float64        `json:"changed_resource_bytes"`
+	CPUSecondsPerChange  *float64       `json:"cpu_seconds_per_change,omitempty"`
+	RSSBytes             *int64         `json:"rss_bytes,omitempty"`
+	RSSPerStreamBytes    *float64       `json:"rss_per_stream_bytes,omitempty"`
+	SlopeStreams         int            `json:"slope_streams,omitempty"`
+	ConsulConnections    *float64       `json:"consul_connections,omitempty"`
+	PerChange            []changeResult `json:"per_change"`
+	// Steady is the steady-churn phase, when there was one.
+	Steady *steadyResult `json:"steady,omitempty"`
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p ≤ 100) of
@@ -115,17 +122,21 @@ func (r *report) writeTable(w io.Writer) error {
 	if r.Rate > 0 {
 		row("change rate", "%.1f/s", r.Rate)
 	}
-	row("initial sync", "%.0f ms", r.InitialSyncMS)
+	row("initial sync", "%.0f ms, %s CPU", r.InitialSyncMS, optional(r.InitialSyncCPUSeconds, "%.2f s"))
 	row("propagation, all receipts", "p50 %.1f ms  p99 %.1f ms  max %.1f ms  (n=%d)", r.Propagation.P50, r.Propagation.P99, r.Propagation.Max, r.Propagation.N)
 	row("propagation, last stream", "p50 %.1f ms  p99 %.1f ms  max %.1f ms  (n=%d)", r.LastStream.P50, r.LastStream.P99, r.LastStream.Max, r.LastStream.N)
 	row("missed receipts", "%d", r.Missed)
-	row("bytes per proxy per change", "%.0f", r.BytesPerProxyPerChange)
+	row("bytes per proxy per change", "%.0f (changed endpoint assignment: %.0f)", r.BytesPerProxyPerChange, r.ChangedResourceBytes)
 	row("control-plane CPU per change", "%s", optional(r.CPUSecondsPerChange, "%.3f s"))
 	row("control-plane RSS", "%s", optionalInt(r.RSSBytes))
 	if r.RSSPerStreamBytes != nil {
 		row("RSS per stream", "%.0f bytes (%d → %d streams)", *r.RSSPerStreamBytes, r.Streams, r.SlopeStreams)
 	}
 	row("Consul connections", "%s", optional(r.ConsulConnections, "%.0f"))
+	if s := r.Steady; s != nil {
+		row("steady churn", "%.0f changes/s × %d: last stream p50 %.1f ms  p99 %.1f ms  max %.1f ms, %d missed, %s cores",
+			s.Rate, s.Changes, s.LastStream.P50, s.LastStream.P99, s.LastStream.Max, s.Missed, optional(s.CPUCores, "%.2f"))
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "change\tinstance\tstatus\tseen\tlast stream")
 	for _, c := range r.PerChange {

@@ -74,6 +74,7 @@ func measure(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target,
 	}
 	f := newFleet(ctx, log, scfg, streamRunner(cfg.Protocol))
 	defer f.close()
+	cpu0, cpuErr := cpuOf(tgt.pid)
 	f.grow(cfg.Streams)
 	last, err := f.waitSynced(ctx, cfg.SyncTimeout)
 	if err != nil {
@@ -81,10 +82,19 @@ func measure(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target,
 	}
 	r := newReport(cfg)
 	r.InitialSyncMS = ms(last.Sub(f.started))
+	if cpu1, err := cpuOf(tgt.pid); cpuErr == nil && err == nil {
+		v := cpu1 - cpu0
+		r.InitialSyncCPUSeconds = &v
+	}
 	log.Info("fleet synced", "streams", cfg.Streams, "took", last.Sub(f.started).Round(time.Millisecond))
 	r.ConsulConnections = consulConnections(ctx, log, tgt)
 	if err := changePhase(ctx, log, cfg, tgt, f, ch, r); err != nil {
 		return nil, err
+	}
+	if cfg.SteadyChanges > 0 {
+		if err := steadyPhase(ctx, log, cfg, tgt, f, ch, r); err != nil {
+			return nil, err
+		}
 	}
 	r.RSSBytes = rss(log, tgt.pid)
 	if cfg.SlopeStreams > 0 {

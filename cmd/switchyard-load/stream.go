@@ -106,7 +106,7 @@ func observeEndpoints(cfg streamConfig, id int, cla []byte, at time.Time) error 
 	if err != nil {
 		return err
 	}
-	cfg.tracker.observe(id, name, n, at)
+	cfg.tracker.observe(id, name, n, len(cla), at)
 	return nil
 }
 

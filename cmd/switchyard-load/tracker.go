@@ -24,6 +24,9 @@ type change struct {
 	seen []atomic.Int64
 	left atomic.Int64
 	done chan struct{}
+	// size is the size of the first endpoint assignment that carried the
+	// change: the changed resource.
+	size atomic.Int64
 }
 
 // newChange prepares a change whose write starts now.
@@ -92,15 +95,16 @@ func (t *tracker) active() bool {
 	return t.inflight.Load() > 0
 }
 
-// observe records that stream received service's endpoint assignment with
-// endpoints endpoints at the time at.
-func (t *tracker) observe(stream int, service string, endpoints int, at time.Time) {
+// observe records that stream received service's endpoint assignment, of
+// size bytes, with endpoints endpoints at the time at.
+func (t *tracker) observe(stream int, service string, endpoints, size int, at time.Time) {
 	t.mu.RLock()
 	c := t.pending[service]
 	t.mu.RUnlock()
 	if c == nil || endpoints != c.want || stream >= len(c.seen) {
 		return
 	}
+	c.size.CompareAndSwap(0, int64(size))
 	if c.seen[stream].CompareAndSwap(0, at.UnixNano()) && c.left.Add(-1) == 0 {
 		close(c.done)
 	}
