@@ -89,7 +89,7 @@ func newRootCommand(logOut io.Writer) *cobra.Command {
 	}
 	bindFlags(run, &cfg)
 	run.Flags().BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
-	root.AddCommand(run, newServeCommand(logOut))
+	root.AddCommand(run, newBenchCommand(logOut), newServeCommand(logOut))
 	return root
 }
 

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchMarkdown checks that the table is computed from the reports:
+// marks against the issue's limits, ratios, failed runs and raw JSON.
+func TestBenchMarkdown(t *testing.T) {
+	cpu := 0.010
+	sy := &report{Target: targetSwitchyard, Protocol: "delta", Changes: 10, InitialSyncMS: 900,
+		LastStream: summary{N: 10, P50: 12, P99: 40}, CPUSecondsPerChange: &cpu,
+		BytesPerProxyPerChange: 200, ChangedResourceBytes: 100}
+	peer := &report{Target: targetGCP, Protocol: "delta", Changes: 10, InitialSyncMS: 1800,
+		LastStream: summary{N: 10, P50: 24, P99: 60}, BytesPerProxyPerChange: 100, ChangedResourceBytes: 100}
+	res := &benchResults{Started: time.Unix(0, 0), Scenario: defaultBenchConfig(), Runs: []benchRun{
+		{benchTarget: benchTarget{Name: "switchyard-delta"}, Report: sy},
+		{benchTarget: benchTarget{Name: "gcp-delta"}, Report: peer},
+		{benchTarget: benchTarget{Name: "consul-defaults"}, Error: "consul exploded"},
+	}}
+	var b strings.Builder
+	if err := writeBenchMarkdown(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"| initial sync, wall (ms) | ≤ 1,500 | 900 ✓ | 1800 ✗ | failed |",
+		"| one change → last stream, p50 (ms) | ≤ 20 | 12.0 ✓ | 24.0 ✗ | failed |",
+		"| target CPU per change (ms) | ≤ 15 | 10.0 ✓ | — | failed |",
+		"| bytes per proxy per change | ≤ 1.2 × changed + 64 | 200 ✗ | 100 ✓ | failed |",
+		"| initial sync, wall (ms) | 0.50× |",
+		"**consul-defaults failed**: `consul exploded`",
+		`"initial_sync_ms": 900`,
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
