@@ -132,6 +132,10 @@ type machineInfo struct {
 	GoControlPlane    string `json:"go_control_plane"`
 	Consul            string `json:"consul"`
 	SwitchyardVersion string `json:"switchyard"`
+	// LoadStart and LoadEnd are /proc/loadavg before and after the runs:
+	// the machine is shared, and the figures are only as quiet as it was.
+	LoadStart string `json:"loadavg_start"`
+	LoadEnd   string `json:"loadavg_end"`
 }
 
 // runBench runs every target in turn, each against a Consul of its own,
@@ -165,6 +169,7 @@ func runBench(ctx context.Context, log *slog.Logger, bc benchConfig) error {
 		res.Runs = append(res.Runs, run)
 	}
 	res.TookSeconds = time.Since(res.Started).Seconds()
+	res.Machine.LoadEnd = loadAverage()
 	f, err := os.Create(bc.Out)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", bc.Out, err)
@@ -209,7 +214,7 @@ func benchOne(ctx context.Context, log *slog.Logger, bc benchConfig, bt benchTar
 // machine describes this machine and the versions measured.
 func machine(bc benchConfig) machineInfo {
 	m := machineInfo{CPUs: runtime.NumCPU(), Go: runtime.Version(), CPUModel: procField("/proc/cpuinfo", "model name"),
-		Memory: procField("/proc/meminfo", "MemTotal")}
+		Memory: procField("/proc/meminfo", "MemTotal"), LoadStart: loadAverage()}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
 			if d.Path == "github.com/envoyproxy/go-control-plane" {
@@ -253,4 +258,17 @@ func firstLine(bin string, args ...string) string {
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
 	return strings.TrimSpace(line)
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages, or "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -124,11 +124,13 @@ func writeBenchMarkdown(w io.Writer, res *benchResults) error {
 func writeMachine(b *strings.Builder, m machineInfo) {
 	fmt.Fprintf(b, "## Machine and versions\n\n| | |\n|---|---|\n")
 	fmt.Fprintf(b, "| CPUs (`nproc`) | %d |\n| CPU model | %s |\n| memory | %s |\n", m.CPUs, m.CPUModel, m.Memory)
-	fmt.Fprintf(b, "| Go | %s |\n| go-control-plane | %s |\n| Consul | %s |\n| Switchyard | %s |\n\n", m.Go, m.GoControlPlane, m.Consul, m.SwitchyardVersion)
+	fmt.Fprintf(b, "| Go | %s |\n| go-control-plane | %s |\n| Consul | %s |\n| Switchyard | %s |\n", m.Go, m.GoControlPlane, m.Consul, m.SwitchyardVersion)
+	fmt.Fprintf(b, "| load average (1, 5, 15 min) before / after | %s / %s |\n\n", m.LoadStart, m.LoadEnd)
 	b.WriteString("Everything runs on this one machine, over loopback: the Consul dev agent, the control plane under\n" +
 		"measurement and the simulated Envoy fleet (`switchyard-load`, one gRPC connection per stream) share the\n" +
 		"same cores, so the clients' own CPU load is in every latency figure. CPU and memory figures are the\n" +
-		"target process's own (`/proc/<pid>/stat` utime+stime, `VmRSS`).\n\n")
+		"target process's own (`/proc/<pid>/stat` utime+stime, `VmRSS`). The machine is shared with other work:\n" +
+		"a load average above the core count means the latencies include waiting for a core.\n\n")
 }
 
 // writeScenario says what was run against each target.
