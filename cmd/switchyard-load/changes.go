@@ -13,10 +13,12 @@ import (
 func changePhase(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target, f *fleet, ch *churn, r *report) error {
 	cpu0, cpuErr := cpuOf(tgt.pid)
 	bytes0 := f.bytes()
+	start := time.Now()
 	changes, err := makeChanges(ctx, cfg, f, ch, 0)
 	if err != nil {
 		return err
 	}
+	log.Info("changes done", "changes", len(changes), "took", time.Since(start).Round(time.Millisecond))
 	if err := f.failed(); err != nil {
 		return fmt.Errorf("during the changes: %w", err)
 	}

@@ -54,7 +54,10 @@ type churn struct {
 func newChurn(log *slog.Logger, addr string, cfg churnConfig) (*churn, error) {
 	cc := api.DefaultConfig()
 	cc.Address = addr
-	cc.HttpClient = &http.Client{Timeout: consulTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.writers}}
+	// MaxConnsPerHost keeps a steady churn, a goroutine per change, within
+	// Consul's limit of concurrent connections per client address.
+	cc.HttpClient = &http.Client{Timeout: consulTimeout,
+		Transport: &http.Transport{MaxIdleConnsPerHost: cfg.writers, MaxConnsPerHost: cfg.writers}}
 	client, err := api.NewClient(cc)
 	if err != nil {
 		return nil, fmt.Errorf("consul client: %w", err)
