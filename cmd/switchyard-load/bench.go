@@ -63,7 +63,7 @@ func defaultBenchConfig() benchConfig {
 	return benchConfig{
 		Out: "BENCHMARKS.md", Targets: names, Streams: 1000, SlopeStreams: 2000, Services: 1000, Instances: 10,
 		Changes: 10, SteadyRate: 1000, SteadyChanges: 2000, WriteRate: 1500, SwitchyardBin: "bin/switchyard",
-		SyncTimeout: 5 * time.Minute, ChangeTimeout: 30 * time.Second,
+		SyncTimeout: 3 * time.Minute, ChangeTimeout: 15 * time.Second,
 	}
 }
 
