@@ -118,6 +118,9 @@ func feedCache(ctx context.Context, log *slog.Logger, cfg gcpConfig, models <-ch
 			continue
 		}
 		if err := cache.SetSnapshot(ctx, cfg.NodeCluster, snap); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopping: a response was cut short
+			}
 			log.Error("set snapshot", "error", err)
 			continue
 		}
