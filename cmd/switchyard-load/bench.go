@@ -25,8 +25,10 @@ const liftedHCL = "xds { update_max_per_second = 1000000 }"
 
 // benchTarget is one column of the comparison.
 type benchTarget struct {
-	Name, Target, Protocol string
-	HCL                    []string
+	Name     string   `json:"name"`
+	Target   string   `json:"target"`
+	Protocol string   `json:"protocol"`
+	HCL      []string `json:"consul_hcl,omitempty"`
 }
 
 // benchTargets are every target the bench knows, in table order.
@@ -46,8 +48,11 @@ type benchConfig struct {
 	Streams, SlopeStreams      int
 	Services, Instances        int
 	Changes                    int
+	SotWChanges                int
 	SteadyRate                 float64
 	SteadyChanges              int
+	StalledPercent             float64
+	StalledChanges             int
 	WriteRate                  int
 	SwitchyardBin, ConsulBin   string
 	LoadBin                    string
@@ -61,8 +66,8 @@ func defaultBenchConfig() benchConfig {
 		names[i] = t.Name
 	}
 	return benchConfig{
-		Out: "BENCHMARKS.md", Targets: names, Streams: 1000, SlopeStreams: 2000, Services: 1000, Instances: 10,
-		Changes: 10, SteadyRate: 1000, SteadyChanges: 2000, WriteRate: 1500, SwitchyardBin: "bin/switchyard",
+		Out: "BENCHMARKS.md", Targets: names, Streams: 1000, SlopeStreams: 1500, Services: 1000, Instances: 10,
+		Changes: 10, SotWChanges: 3, SteadyRate: 1000, SteadyChanges: 2000, StalledPercent: 1, StalledChanges: 5, WriteRate: 1500, SwitchyardBin: "bin/switchyard",
 		SyncTimeout: 3 * time.Minute, ChangeTimeout: 15 * time.Second,
 	}
 }
@@ -93,8 +98,11 @@ func newBenchCommand(logOut io.Writer) *cobra.Command {
 	fs.IntVar(&bc.Services, "services", bc.Services, "services registered in Consul")
 	fs.IntVar(&bc.Instances, "instances", bc.Instances, "instances per service")
 	fs.IntVar(&bc.Changes, "changes", bc.Changes, "one-at-a-time single-endpoint changes")
+	fs.IntVar(&bc.SotWChanges, "sotw-changes", bc.SotWChanges, "one-at-a-time changes against the state-of-the-world targets, each a push of every endpoint assignment to every stream")
 	fs.Float64Var(&bc.SteadyRate, "steady-rate", bc.SteadyRate, "changes per second of the steady-churn phase")
 	fs.IntVar(&bc.SteadyChanges, "steady-changes", bc.SteadyChanges, "changes of the steady-churn phase (0: off); run against the delta targets but Consul")
+	fs.Float64Var(&bc.StalledPercent, "stalled-percent", bc.StalledPercent, "share of the streams stalled for --changes more changes (0: off)")
+	fs.IntVar(&bc.StalledChanges, "stalled-changes", bc.StalledChanges, "changes with streams stalled")
 	fs.IntVar(&bc.WriteRate, "write-rate", bc.WriteRate, "most Consul writes per second")
 	fs.StringVar(&bc.SwitchyardBin, "switchyard", bc.SwitchyardBin, "switchyard binary")
 	fs.StringVar(&bc.ConsulBin, "consul", bc.ConsulBin, "consul binary (default: bin/consul of the repository)")
@@ -187,18 +195,24 @@ func findBenchTarget(name string) (benchTarget, bool) {
 	return benchTarget{}, false
 }
 
-// benchOne runs the scenario against one target.
+// benchOne runs the scenario against one target. A failure after the
+// first changes returns what was measured before it with the error.
 func benchOne(ctx context.Context, log *slog.Logger, bc benchConfig, bt benchTarget) (r *report, err error) {
 	cfg := defaultConfig()
 	cfg.Start, cfg.Target, cfg.Protocol, cfg.ConsulHCL = true, bt.Target, bt.Protocol, bt.HCL
 	cfg.SwitchyardBin, cfg.ConsulBin, cfg.LoadBin = bc.SwitchyardBin, bc.ConsulBin, bc.LoadBin
 	cfg.Streams, cfg.SlopeStreams, cfg.Services, cfg.Instances = bc.Streams, bc.SlopeStreams, bc.Services, bc.Instances
 	cfg.Changes, cfg.WriteRate = bc.Changes, bc.WriteRate
+	cfg.StalledPercent, cfg.StalledChanges = bc.StalledPercent, bc.StalledChanges
 	cfg.SyncTimeout, cfg.ChangeTimeout = bc.SyncTimeout, bc.ChangeTimeout
-	if bt.Protocol == "delta" && bt.Target != targetConsul {
+	if bt.Protocol == "sotw" {
+		// A state-of-the-world change pushes every endpoint assignment
+		// to every stream: more than a few, a steady churn or the
+		// stalled phase do not fit the time budget.
+		cfg.Changes, cfg.StalledPercent = bc.SotWChanges, 0
+	} else if bt.Target != targetConsul {
 		// Consul proxies have one upstream, whose changes go one at a
-		// time; a state-of-the-world push of every endpoint assignment
-		// to every stream per change does not fit the time budget.
+		// time.
 		cfg.SteadyRate, cfg.SteadyChanges = bc.SteadyRate, bc.SteadyChanges
 	}
 	if err := cfg.validate(); err != nil {

@@ -77,6 +77,7 @@ func makeChanges(ctx context.Context, cfg loadConfig, f *fleet, ch *churn, first
 	}
 	for k := range cfg.Changes {
 		c := ch.next(first+k, len(f.streams))
+		c.exclude(f.cfg.stalls.count())
 		all = append(all, c)
 		one := func() {
 			if err := trackOne(ctx, cfg, f, ch, c); err != nil {
@@ -113,14 +114,17 @@ func makeChanges(ctx context.Context, cfg loadConfig, f *fleet, ch *churn, first
 
 // trackOne makes change c once no other change of its service is in
 // flight, and waits until every stream saw it or cfg.ChangeTimeout passes.
+// The previous change of the service is followed for at most
+// cfg.ChangeTimeout after its write, so waiting for it longer than twice
+// that means the tool is stuck.
 func trackOne(ctx context.Context, cfg loadConfig, f *fleet, ch *churn, c *change) error {
-	wait := time.NewTimer(cfg.ChangeTimeout)
+	wait := time.NewTimer(2*cfg.ChangeTimeout + consulTimeout)
 	defer wait.Stop()
 	for prev := f.cfg.tracker.add(c); prev != nil; prev = f.cfg.tracker.add(c) {
 		select {
-		case <-prev.done:
+		case <-prev.untracked:
 		case <-wait.C:
-			return fmt.Errorf("change %d: change %d of %s still in flight after %s", c.id, prev.id, c.service, cfg.ChangeTimeout)
+			return fmt.Errorf("change %d: change %d of %s still tracked after %s", c.id, prev.id, c.service, 2*cfg.ChangeTimeout+consulTimeout)
 		case <-ctx.Done():
 			return fmt.Errorf("change %d: %w", c.id, ctx.Err())
 		}
@@ -146,14 +150,14 @@ func fillPropagation(r *report, changes []*change, timeout time.Duration) {
 		ls := c.latencies()
 		all = append(all, ls...)
 		worst := timeout
-		if len(ls) == len(c.seen) {
+		if len(ls) >= c.expected {
 			worst = 0
 			for _, l := range ls {
 				worst = max(worst, l)
 			}
 		}
 		last = append(last, worst)
-		r.Missed += len(c.seen) - len(ls)
+		r.Missed += max(c.expected-len(ls), 0)
 		r.PerChange = append(r.PerChange, changeResult{ID: c.id, Instance: c.instance, Status: c.status, Seen: len(ls), LastMS: ms(worst)})
 	}
 	r.Propagation = summarize(all)

@@ -37,6 +37,12 @@ type loadConfig struct {
 	// changes; SteadyChanges 0 means none.
 	SteadyRate    float64
 	SteadyChanges int
+	// StalledPercent adds a phase of --changes more changes with this
+	// share of the streams stalled; 0 means none.
+	StalledPercent float64
+	// StalledChanges is how many changes that phase makes; 0 means
+	// --changes.
+	StalledChanges int
 
 	SyncTimeout, ChangeTimeout time.Duration
 	JSON                       bool
@@ -77,6 +83,8 @@ func bindFlags(cmd *cobra.Command, cfg *loadConfig) {
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "changes per second; 0 makes one change at a time, each once every stream saw the previous")
 	fs.Float64Var(&cfg.SteadyRate, "steady-rate", cfg.SteadyRate, "changes per second of a steady-churn phase after the changes (with --steady-changes)")
 	fs.IntVar(&cfg.SteadyChanges, "steady-changes", cfg.SteadyChanges, "changes of the steady-churn phase (0: no such phase)")
+	fs.Float64Var(&cfg.StalledPercent, "stalled-percent", cfg.StalledPercent, "after the changes (and steady churn), stall this share of the streams and make --stalled-changes more changes, measured on the others (0: no such phase)")
+	fs.IntVar(&cfg.StalledChanges, "stalled-changes", cfg.StalledChanges, "changes of the stalled-streams phase (0: as many as --changes)")
 	fs.IntVar(&cfg.WriteRate, "write-rate", cfg.WriteRate, "most Consul catalog writes per second, registering, flipping and deregistering (at most 1500)")
 	fs.IntVar(&cfg.Writers, "writers", cfg.Writers, "concurrent Consul writers while registering and deregistering")
 	fs.DurationVar(&cfg.SyncTimeout, "sync-timeout", cfg.SyncTimeout, "bound of the initial sync of all streams")
@@ -117,6 +125,8 @@ func (c loadConfig) validate() error {
 		return fmt.Errorf("--steady-changes %d --steady-rate %g: want 0–100000 changes, at 1–1000 per second", c.SteadyChanges, c.SteadyRate)
 	case c.Services*c.Instances > maxInstances:
 		return fmt.Errorf("--services %d × --instances %d: want at most %d instances", c.Services, c.Instances, maxInstances)
+	case c.StalledPercent < 0 || c.StalledPercent > 50 || (c.StalledPercent > 0 && c.Changes == 0) || c.StalledChanges < 0 || c.StalledChanges > 100000:
+		return fmt.Errorf("--stalled-percent %g --stalled-changes %d: want 0–50 %%, with --changes, and 0–100000 changes", c.StalledPercent, c.StalledChanges)
 	case c.WriteRate < 1 || c.WriteRate > 1500 || c.Writers < 1 || c.Writers > 64:
 		return fmt.Errorf("--write-rate %d --writers %d: want 1–1500 and 1–64", c.WriteRate, c.Writers)
 	case c.SyncTimeout <= 0 || c.ChangeTimeout <= 0:

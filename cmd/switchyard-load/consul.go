@@ -30,24 +30,31 @@ const (
 // own xDS server on its gRPC port. The services are registered already.
 func consulTarget(ctx context.Context, log *slog.Logger, cfg loadConfig, agent *consulagent.Agent, ch *churn) (*target, error) {
 	start := time.Now()
-	n := max(cfg.Streams, cfg.SlopeStreams)
-	if err := registerProxies(ctx, cfg, ch, n); err != nil {
+	upstream := ch.serviceName(0)
+	if err := registerProxy(ctx, ch, proxyRegistration(cfg, probeID(cfg), maxProxies, upstream)); err != nil {
 		return nil, err
 	}
-	log.Info("registered connect proxies", "proxies", n+1, "took", time.Since(start).Round(time.Millisecond))
-	return &target{xdsAddr: agent.GRPCAddr, consulAddr: agent.HTTPAddr, pid: agent.PID(), stop: agent.Stop}, nil
+	if err := registerProxies(ctx, cfg, ch, 0, cfg.Streams); err != nil {
+		return nil, err
+	}
+	log.Info("registered connect proxies", "proxies", cfg.Streams+1, "took", time.Since(start).Round(time.Millisecond))
+	// Proxies for a larger fleet are registered only when it grows: every
+	// registered proxy gets every update of its upstream, whether an
+	// Envoy is connected or not, so they would slow the changes down.
+	grow := func(ctx context.Context, from, to int) error { return registerProxies(ctx, cfg, ch, from, to) }
+	return &target{xdsAddr: agent.GRPCAddr, consulAddr: agent.HTTPAddr, pid: agent.PID(), stop: agent.Stop, beforeGrow: grow}, nil
 }
 
-// registerProxies registers the probe's proxy and n more through the agent
-// API, under the churn's write cap.
-func registerProxies(ctx context.Context, cfg loadConfig, ch *churn, n int) error {
+// maxProxies numbers the probe's proxy past any fleet, for its address.
+const maxProxies = 20000
+
+// registerProxies registers the proxies from..to-1 through the agent API,
+// under the churn's write cap.
+func registerProxies(ctx context.Context, cfg loadConfig, ch *churn, from, to int) error {
 	upstream := ch.serviceName(0)
-	if err := registerProxy(ctx, ch, proxyRegistration(cfg, probeID(cfg), n, upstream)); err != nil {
-		return err
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(cfg.Writers)
-	for i := range n {
+	for i := from; i < to; i++ {
 		if gctx.Err() != nil {
 			break
 		}

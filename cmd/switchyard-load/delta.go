@@ -48,7 +48,7 @@ func runDelta(ctx context.Context, cfg streamConfig, st *streamState) error {
 			return err
 		}
 	}
-	return receiveAll(stream.Recv, c.handle)
+	return receiveAll(stream.Recv, stallable(ctx, cfg.stalls, st.id, c.handle))
 }
 
 // send sends a request, with the node on the first one only.

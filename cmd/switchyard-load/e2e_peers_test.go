@@ -31,9 +31,13 @@ func TestGCPPeerEndToEnd(t *testing.T) {
 		t.Run(protocol, func(t *testing.T) {
 			cfg := smallPeerConfig(t, targetGCP, protocol)
 			cfg.LoadBin = os.Args[0]
+			cfg.StalledPercent = 10 // one stream of 10
 			r := runPeer(t, cfg)
 			if r.ConsulConnections == nil || *r.ConsulConnections < 1 {
 				t.Errorf("consul connections %v: want the peer's count", r.ConsulConnections)
+			}
+			if s := r.Stalled; s == nil || s.Stalled != 1 || s.Missed != 0 || s.LastStream.N != cfg.Changes || s.RisePercent == nil {
+				t.Errorf("stalled phase %+v: want 1 stalled stream and every change seen by the 9 others", s)
 			}
 		})
 	}

@@ -67,6 +67,8 @@ type report struct {
 	PerChange            []changeResult `json:"per_change"`
 	// Steady is the steady-churn phase, when there was one.
 	Steady *steadyResult `json:"steady,omitempty"`
+	// Stalled is the stalled-streams phase, when there was one.
+	Stalled *stalledResult `json:"stalled,omitempty"`
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p ≤ 100) of
@@ -133,6 +135,10 @@ func (r *report) writeTable(w io.Writer) error {
 		row("RSS per stream", "%.0f bytes (%d → %d streams)", *r.RSSPerStreamBytes, r.Streams, r.SlopeStreams)
 	}
 	row("Consul connections", "%s", optional(r.ConsulConnections, "%.0f"))
+	if s := r.Stalled; s != nil {
+		row("stalled streams", "%d (%.1f%%), %d changes: healthy last stream p99 %.1f ms (%s vs none stalled), %d missed",
+			s.Stalled, s.Percent, s.Changes, s.LastStream.P99, optional(s.RisePercent, "%+.0f%%"), s.Missed)
+	}
 	if s := r.Steady; s != nil {
 		row("steady churn", "%.0f changes/s × %d: last stream p50 %.1f ms  p99 %.1f ms  max %.1f ms, %d missed, %s cores",
 			s.Rate, s.Changes, s.LastStream.P50, s.LastStream.P99, s.LastStream.Max, s.Missed, optional(s.CPUCores, "%.2f"))

@@ -69,6 +69,9 @@ func measure(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target,
 	if cfg.Target == targetConsul {
 		scfg.noRoutes, scfg.claService = true, consulClusterService
 	}
+	if cfg.StalledPercent > 0 {
+		scfg.stalls = newStallSet()
+	}
 	if err := probe(ctx, log, cfg, scfg, ch); err != nil {
 		return nil, err
 	}
@@ -91,18 +94,27 @@ func measure(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target,
 	if err := changePhase(ctx, log, cfg, tgt, f, ch, r); err != nil {
 		return nil, err
 	}
+	return r, laterPhases(ctx, log, cfg, tgt, f, ch, r)
+}
+
+// laterPhases runs what follows the changes: steady churn, stalled
+// streams, memory. On failure, r keeps what was measured before.
+func laterPhases(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target, f *fleet, ch *churn, r *report) error {
 	if cfg.SteadyChanges > 0 {
 		if err := steadyPhase(ctx, log, cfg, tgt, f, ch, r); err != nil {
-			return nil, err
+			return err
+		}
+	}
+	if cfg.StalledPercent > 0 {
+		if err := stallPhase(ctx, log, cfg, f, ch, r); err != nil {
+			return err
 		}
 	}
 	r.RSSBytes = rss(log, tgt.pid)
 	if cfg.SlopeStreams > 0 {
-		if err := rssSlope(ctx, cfg, tgt, f, r); err != nil {
-			return nil, err
-		}
+		return rssSlope(ctx, cfg, tgt, f, r)
 	}
-	return r, nil
+	return nil
 }
 
 // streamRunner returns the stream implementation of protocol.

@@ -43,7 +43,7 @@ func runSotW(ctx context.Context, cfg streamConfig, st *streamState) error {
 			return err
 		}
 	}
-	return receiveAll(stream.Recv, c.handle)
+	return receiveAll(stream.Recv, stallable(ctx, cfg.stalls, st.id, c.handle))
 }
 
 // request sends the current subscription of typ with the version and nonce

@@ -33,6 +33,8 @@ type streamConfig struct {
 	// tracker knows; nil keeps the name (Switchyard names both alike).
 	claService func(name string) string
 	tracker    *tracker
+	// stalls holds the streams stalled on purpose; nil when none ever are.
+	stalls *stallSet
 }
 
 // streamState is what a simulated proxy reports to the fleet. Only its own

@@ -21,6 +21,9 @@ type target struct {
 	xdsAddr, consulAddr, adminAddr string
 	pid                            int
 	stop                           func() error
+	// beforeGrow, when set, prepares the target for proxies from..to-1
+	// before the fleet grows to them (Consul: their registrations).
+	beforeGrow func(ctx context.Context, from, to int) error
 }
 
 // externalTarget is a Switchyard and Consul that run already.

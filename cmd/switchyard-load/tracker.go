@@ -22,8 +22,14 @@ type change struct {
 	// seen holds, per stream, the Unix nanoseconds of the first receipt
 	// reflecting the change; 0 while not yet seen.
 	seen []atomic.Int64
-	left atomic.Int64
-	done chan struct{}
+	// expected is how many streams must see the change: all but the
+	// stalled ones.
+	expected int
+	left     atomic.Int64
+	done     chan struct{}
+	// untracked is closed once the tracker stops following the change:
+	// every stream saw it or its wait timed out.
+	untracked chan struct{}
 	// size is the size of the first endpoint assignment that carried the
 	// change: the changed resource.
 	size atomic.Int64
@@ -33,13 +39,27 @@ type change struct {
 func newChange(id int, service, instance, status string, want, streams int) *change {
 	c := &change{
 		id: id, service: service, instance: instance, status: status, want: want,
-		start: time.Now(), seen: make([]atomic.Int64, streams), done: make(chan struct{}),
+		start: time.Now(), seen: make([]atomic.Int64, streams), expected: streams, done: make(chan struct{}),
+		untracked: make(chan struct{}),
 	}
 	c.left.Store(int64(streams))
 	if streams == 0 {
 		close(c.done)
 	}
 	return c
+}
+
+// exclude stops waiting for n streams, the stalled ones; it is called
+// before the change is tracked.
+func (c *change) exclude(n int) {
+	if n <= 0 || c.expected == 0 {
+		return
+	}
+	n = min(n, c.expected)
+	c.expected -= n
+	if c.left.Add(-int64(n)) == 0 {
+		close(c.done)
+	}
 }
 
 // latencies returns, for the streams that saw the change, the time from the
@@ -87,6 +107,7 @@ func (t *tracker) remove(c *change) {
 	if t.pending[c.service] == c {
 		delete(t.pending, c.service)
 		t.inflight.Add(-1)
+		close(c.untracked)
 	}
 }
 
