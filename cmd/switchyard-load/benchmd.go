@@ -154,14 +154,14 @@ func writeScenario(b *strings.Builder, sc benchConfig) {
 	fmt.Fprintf(b, "## Scenario\n\nFor each target, a fresh Consul dev agent, %d services × %d instances registered through the catalog\n"+
 		"API (each instance on a synthetic node with one passing check), then %d streams connect at once\n"+
 		"(initial sync), then %d single-endpoint changes one at a time (%d for state of the world; one check flipped per change, each once\n"+
-		"every stream saw the previous), then, for switchyard-delta and gcp-delta, a steady churn of %d changes at %.0f/s, then\n"+
-		"for the delta targets, %g %% of the streams (spread over the fleet) stop processing (no read, no ACK) and %d more changes are\n"+
-		"measured on the others, the rise compared with the first changes' p99 (the stalled streams are released\n"+
-		"after), then the fleet grows to %d streams and the target's RSS growth per added stream is the memory per\n"+
+		"every stream saw the previous), then, for the delta targets, %g %% of the streams (spread over the fleet) stop\n"+
+		"processing (no read, no ACK) and %d more changes are measured on the others, the rise compared with the\n"+
+		"first changes' p99 (the stalled streams are released after), then, for switchyard-delta and gcp-delta, a\n"+
+		"steady churn of %d changes at %.0f/s, then the fleet grows to %d streams and the target's RSS growth per added stream is the memory per\n"+
 		"idle stream. \"Last stream\" figures are per change, from the start of the Consul write to the receipt by the\n"+
 		"last stream; with %d changes, p99 is the slowest.\n\n",
-		sc.Services, sc.Instances, sc.Streams, sc.Changes, sc.SotWChanges, sc.SteadyChanges, sc.SteadyRate, sc.StalledPercent,
-		sc.StalledChanges, sc.SlopeStreams, sc.Changes)
+		sc.Services, sc.Instances, sc.Streams, sc.Changes, sc.SotWChanges, sc.StalledPercent, sc.StalledChanges,
+		sc.SteadyChanges, sc.SteadyRate, sc.SlopeStreams, sc.Changes)
 	b.WriteString("| target | what |\n|---|---|\n" +
 		"| switchyard-sotw, switchyard-delta | `switchyard serve` (defaults: 50 ms debounce quiet, 500 ms max), state of the world or delta ADS |\n" +
 		"| gcp-sotw, gcp-delta | stock go-control-plane " + "server (`cachev3.NewSnapshotCache(true, …)` keyed by `node.cluster`, `serverv3.NewServer`) in a child process (`switchyard-load serve`), fed by Switchyard's own `discovery.NewConsulSource` and the pure `snapshot.Translate` + `snapshot.Build`, a `SetSnapshot` per model, no debounce |\n" +
@@ -264,8 +264,22 @@ func writeRatios(b *strings.Builder, runs []benchRun) {
 	b.WriteString("\n")
 }
 
-// writeLeftOut lists the issue's scenarios that `make bench` does not run.
+// writeLeftOut lists how to read the figures and the issue's scenarios
+// that `make bench` does not run.
 func writeLeftOut(b *strings.Builder) {
+	b.WriteString("## Reading the figures\n\n" +
+		"- **Memory per idle stream** is the target's RSS growth from the fleet synced at the first size to the\n" +
+		"  added streams synced, ÷ added streams. It is read right after the sync, so for the Go targets it also\n" +
+		"  holds garbage of the sync traffic that the runtime has not collected yet (nothing forces a GC in the\n" +
+		"  target): an upper bound of what an idle stream keeps, not its retained heap.\n" +
+		"- **Steady churn** offers 1,000 changes/s to 1,000 streams, i.e. up to 10⁶ endpoint assignments a\n" +
+		"  second for the simulated fleet to read on the same 2 shared cores: when the achieved rate falls short\n" +
+		"  and receipts are missed (not seen within the change timeout), the machine as a whole saturated, and\n" +
+		"  the figures bound the target from above.\n" +
+		"- **Target CPU per change** is in clock ticks of 10 ms over all the changes; for Consul it includes\n" +
+		"  handling the catalog write itself and rebuilding every registered proxy's configuration.\n" +
+		"- **Missed receipts** are (change, stream) pairs not seen within the change timeout; the change's\n" +
+		"  last-stream time is then the timeout.\n\n")
 	b.WriteString("## Left out of `make bench`\n\n" +
 		"- **10,000 streams** (target p99 ≤ 250 ms): each stream syncs ~1,000 clusters and endpoint\n" +
 		"  assignments on a connection of its own; 10,000 of them, six targets, on 2 shared cores do not fit in\n" +
@@ -274,7 +288,7 @@ func writeLeftOut(b *strings.Builder) {
 		"  service in flight, so 1,000 changes/s cannot be offered to it.\n" +
 		"- **Steady churn and stalled streams over state of the world**, and more than a few changes: every change\n" +
 		"  pushes every endpoint assignment to every stream (about 0.5 MB × 1,000 streams here); a first run took\n" +
-		"  2 min 25 s for 10 changes, so the state-of-the-world targets get fewer changes and neither phase.\n\n")
+		"  2 min 25 s for 10 changes (most missed), so the state-of-the-world targets get fewer changes and neither phase.\n\n")
 }
 
 // num formats a figure with precision by magnitude.

@@ -37,8 +37,8 @@ type loadConfig struct {
 	// changes; SteadyChanges 0 means none.
 	SteadyRate    float64
 	SteadyChanges int
-	// StalledPercent adds a phase of --changes more changes with this
-	// share of the streams stalled; 0 means none.
+	// StalledPercent adds a phase of StalledChanges more changes with
+	// this share of the streams stalled; 0 means none.
 	StalledPercent float64
 	// StalledChanges is how many changes that phase makes; 0 means
 	// --changes.
@@ -81,9 +81,9 @@ func bindFlags(cmd *cobra.Command, cfg *loadConfig) {
 	fs.StringVar(&cfg.ServicePrefix, "service-prefix", cfg.ServicePrefix, "prefix of the registered service names")
 	fs.IntVar(&cfg.Changes, "changes", cfg.Changes, "single-endpoint changes (one catalog check flip each)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "changes per second; 0 makes one change at a time, each once every stream saw the previous")
-	fs.Float64Var(&cfg.SteadyRate, "steady-rate", cfg.SteadyRate, "changes per second of a steady-churn phase after the changes (with --steady-changes)")
+	fs.Float64Var(&cfg.SteadyRate, "steady-rate", cfg.SteadyRate, "changes per second of a steady-churn phase after the changes and the stalled phase (with --steady-changes)")
 	fs.IntVar(&cfg.SteadyChanges, "steady-changes", cfg.SteadyChanges, "changes of the steady-churn phase (0: no such phase)")
-	fs.Float64Var(&cfg.StalledPercent, "stalled-percent", cfg.StalledPercent, "after the changes (and steady churn), stall this share of the streams and make --stalled-changes more changes, measured on the others (0: no such phase)")
+	fs.Float64Var(&cfg.StalledPercent, "stalled-percent", cfg.StalledPercent, "after the changes, stall this share of the streams and make --stalled-changes more changes, measured on the others (0: no such phase)")
 	fs.IntVar(&cfg.StalledChanges, "stalled-changes", cfg.StalledChanges, "changes of the stalled-streams phase (0: as many as --changes)")
 	fs.IntVar(&cfg.WriteRate, "write-rate", cfg.WriteRate, "most Consul catalog writes per second, registering, flipping and deregistering (at most 1500)")
 	fs.IntVar(&cfg.Writers, "writers", cfg.Writers, "concurrent Consul writers while registering and deregistering")

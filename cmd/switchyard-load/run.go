@@ -97,16 +97,17 @@ func measure(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target,
 	return r, laterPhases(ctx, log, cfg, tgt, f, ch, r)
 }
 
-// laterPhases runs what follows the changes: steady churn, stalled
-// streams, memory. On failure, r keeps what was measured before.
+// laterPhases runs what follows the changes: stalled streams (first, so
+// that no backlog of the steady churn inflates them), steady churn,
+// memory. On failure, r keeps what was measured before.
 func laterPhases(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target, f *fleet, ch *churn, r *report) error {
-	if cfg.SteadyChanges > 0 {
-		if err := steadyPhase(ctx, log, cfg, tgt, f, ch, r); err != nil {
+	if cfg.StalledPercent > 0 {
+		if err := stallPhase(ctx, log, cfg, f, ch, r); err != nil {
 			return err
 		}
 	}
-	if cfg.StalledPercent > 0 {
-		if err := stallPhase(ctx, log, cfg, f, ch, r); err != nil {
+	if cfg.SteadyChanges > 0 {
+		if err := steadyPhase(ctx, log, cfg, tgt, f, ch, r); err != nil {
 			return err
 		}
 	}

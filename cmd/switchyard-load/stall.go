@@ -86,6 +86,18 @@ func stallable[R any](ctx context.Context, s *stallSet, id int, handle func(R, t
 	}
 }
 
+// stalledChanges is how many changes the stalled-streams phase makes.
+func (c loadConfig) stalledChanges() int {
+	switch {
+	case c.StalledPercent == 0:
+		return 0
+	case c.StalledChanges > 0:
+		return c.StalledChanges
+	default:
+		return c.Changes
+	}
+}
+
 // stalledResult is the stalled-streams phase: the same one-at-a-time
 // changes with a share of the streams stalled, measured on the others.
 type stalledResult struct {
@@ -113,11 +125,8 @@ func stallPhase(ctx context.Context, log *slog.Logger, cfg loadConfig, f *fleet,
 	f.cfg.stalls.stall(ids)
 	defer f.cfg.stalls.release()
 	scfg := cfg
-	scfg.Rate = 0
-	if cfg.StalledChanges > 0 {
-		scfg.Changes = cfg.StalledChanges
-	}
-	changes, err := makeChanges(ctx, scfg, f, ch, cfg.Changes+cfg.SteadyChanges)
+	scfg.Rate, scfg.Changes = 0, cfg.stalledChanges()
+	changes, err := makeChanges(ctx, scfg, f, ch, cfg.Changes)
 	if err != nil {
 		return fmt.Errorf("stalled streams: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // steadyResult is the steady-churn phase: changes started at a fixed rate
-// on the synced fleet, after the one-at-a-time changes.
+// on the synced fleet, after the one-at-a-time and the stalled changes.
 type steadyResult struct {
 	Rate    float64 `json:"rate_per_second"`
 	Changes int     `json:"changes"`
@@ -28,7 +28,7 @@ func steadyPhase(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *tar
 	scfg.Rate, scfg.Changes = cfg.SteadyRate, cfg.SteadyChanges
 	cpu0, cpuErr := cpuOf(tgt.pid)
 	start := time.Now()
-	changes, err := makeChanges(ctx, scfg, f, ch, cfg.Changes)
+	changes, err := makeChanges(ctx, scfg, f, ch, cfg.Changes+cfg.stalledChanges())
 	if err != nil {
 		return fmt.Errorf("steady churn: %w", err)
 	}
