@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,7 +44,7 @@ var benchTargets = []benchTarget{
 
 // benchConfig is the command line of `switchyard-load bench`.
 type benchConfig struct {
-	Out, Micro                 string
+	Out, Micro, From           string
 	Targets                    []string
 	Streams, SlopeStreams      int
 	Services, Instances        int
@@ -92,6 +93,7 @@ func newBenchCommand(logOut io.Writer) *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVar(&bc.Out, "out", bc.Out, "Markdown file to write")
 	fs.StringVar(&bc.Micro, "micro", bc.Micro, "file holding the Go micro-benchmark output, included raw")
+	fs.StringVar(&bc.From, "from", bc.From, "run nothing: write --out from the raw results (the JSON block of an earlier BENCHMARKS.md, saved to a file) and --micro, e.g. after a change to the tables")
 	fs.StringSliceVar(&bc.Targets, "targets", bc.Targets, "targets to run, in order")
 	fs.IntVar(&bc.Streams, "streams", bc.Streams, "simulated Envoys")
 	fs.IntVar(&bc.SlopeStreams, "slope-streams", bc.SlopeStreams, "grow the fleet to this many for memory per idle stream (0: off)")
@@ -150,14 +152,15 @@ type machineInfo struct {
 // and writes the Markdown. A target that fails is reported as such and the
 // others still run.
 func runBench(ctx context.Context, log *slog.Logger, bc benchConfig) error {
-	res := &benchResults{Started: time.Now(), Scenario: bc, Machine: machine(bc)}
-	if bc.Micro != "" {
-		b, err := os.ReadFile(bc.Micro)
-		if err != nil {
-			return fmt.Errorf("read micro-benchmarks: %w", err)
-		}
-		res.Micro = string(b)
+	if bc.From != "" {
+		return rerender(bc)
 	}
+	res := &benchResults{Started: time.Now(), Scenario: bc, Machine: machine(bc)}
+	micro, err := readMicro(bc.Micro)
+	if err != nil {
+		return err
+	}
+	res.Micro = micro
 	for _, name := range bc.Targets {
 		bt, ok := findBenchTarget(name)
 		if !ok {
@@ -178,11 +181,47 @@ func runBench(ctx context.Context, log *slog.Logger, bc benchConfig) error {
 	}
 	res.TookSeconds = time.Since(res.Started).Seconds()
 	res.Machine.LoadEnd = loadAverage()
-	f, err := os.Create(bc.Out)
+	return writeBenchFile(bc.Out, res)
+}
+
+// writeBenchFile writes the Markdown of res to path.
+func writeBenchFile(path string, res *benchResults) error {
+	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", bc.Out, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return errors.Join(writeBenchMarkdown(f, res), f.Close())
+}
+
+// rerender writes bc.Out from the results in bc.From; --micro, when
+// given, replaces their micro-benchmark output.
+func rerender(bc benchConfig) error {
+	b, err := os.ReadFile(bc.From)
+	if err != nil {
+		return fmt.Errorf("read results: %w", err)
+	}
+	var res benchResults
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("decode results %s: %w", bc.From, err)
+	}
+	if bc.Micro != "" {
+		if res.Micro, err = readMicro(bc.Micro); err != nil {
+			return err
+		}
+	}
+	return writeBenchFile(bc.Out, &res)
+}
+
+// readMicro reads the micro-benchmark output, "" for no file.
+func readMicro(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read micro-benchmarks: %w", err)
+	}
+	return string(b), nil
 }
 
 // findBenchTarget looks a target up by name.

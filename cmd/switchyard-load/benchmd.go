@@ -12,10 +12,10 @@ import (
 type benchMetric struct {
 	name, goal string
 	// count marks a whole number; larger marks a figure where more is
-	// better.
-	count, larger bool
-	value         func(r *report) (float64, bool)
-	limit         func(r *report) (float64, bool)
+	// better; noRatio one whose ratio means nothing (a signed change).
+	count, larger, noRatio bool
+	value                  func(r *report) (float64, bool)
+	limit                  func(r *report) (float64, bool)
 }
 
 // fixed is a limit that does not depend on the run.
@@ -94,7 +94,7 @@ var benchMetrics = []benchMetric{
 		value: steady(func(s *steadyResult) (float64, bool) { return float64(s.Missed), true })},
 	{name: "stalled streams → healthy last stream, p99 (ms)",
 		value: stalled(func(s *stalledResult) (float64, bool) { return s.LastStream.P99, s.LastStream.N > 0 })},
-	{name: "stalled streams → rise of that p99 (%)", goal: "≤ 10", limit: fixed(10),
+	{name: "stalled streams → rise of that p99 (%)", goal: "≤ 10", limit: fixed(10), noRatio: true,
 		value: stalled(func(s *stalledResult) (float64, bool) { return ptr(s.RisePercent, 1) })},
 	{name: "stalled streams, missed receipts (healthy streams)", count: true,
 		value: stalled(func(s *stalledResult) (float64, bool) { return float64(s.Missed), true })},
@@ -246,7 +246,7 @@ func writeRatios(b *strings.Builder, runs []benchRun) {
 	}
 	b.WriteString("\n|---|" + strings.Repeat("---:|", len(pairs)) + "\n")
 	for _, m := range benchMetrics {
-		if m.count {
+		if m.count || m.noRatio {
 			continue
 		}
 		fmt.Fprintf(b, "| %s |", m.name)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +39,35 @@ func TestBenchMarkdown(t *testing.T) {
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// TestRerender checks that --from writes the tables from saved results.
+func TestRerender(t *testing.T) {
+	dir := t.TempDir()
+	res := benchResults{Runs: []benchRun{{benchTarget: benchTarget{Name: "gcp-delta"}, Report: &report{InitialSyncMS: 1234}}}}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, micro, out := filepath.Join(dir, "r.json"), filepath.Join(dir, "micro.txt"), filepath.Join(dir, "B.md")
+	if err := os.WriteFile(from, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(micro, []byte("BenchmarkX 1 2 ns/op"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := rerender(benchConfig{From: from, Micro: micro, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| initial sync, wall (ms) | ≤ 1,500 | 1234 ✓ |", "BenchmarkX 1 2 ns/op"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("rerendered markdown lacks %q", want)
 		}
 	}
 }
