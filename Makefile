@@ -47,9 +47,16 @@ demo: build consul
 	$(GO) build -o bin/switchyard-demo ./examples/demo
 	bin/switchyard-demo run --switchyard bin/switchyard --consul bin/consul
 
-## bench: snapshot benchmarks (full rebuild at 1,000 × 10 and 10,000 × 10, one-service change at 1,000 and 10,000 services)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./snapshot/
+## bench: the snapshot and xds micro-benchmarks, then switchyard-load bench: Switchyard (state of the
+## world, delta) side by side with stock go-control-plane (state of the world, delta) and Consul's own xDS
+## server (defaults, update rate lifted), 1,000 streams × 1,000 services × 10 instances → BENCHMARKS.md
+## (about 15 minutes on 2 cores)
+bench: build consul
+	$(GO) build -o bin/switchyard-load ./cmd/switchyard-load
+	$(GO) test -run '^$$' -bench . -benchmem ./snapshot/ ./xds/ > bin/bench-micro.txt || { cat bin/bench-micro.txt; exit 1; }
+	cat bin/bench-micro.txt
+	bin/switchyard-load bench --verbose --switchyard bin/switchyard --consul bin/consul \
+		--micro bin/bench-micro.txt --out BENCHMARKS.md
 
 ## load: a moderate load scenario (200 simulated Envoys, 200 services × 10
 ## instances, 20 changes) against a Switchyard and Consul it starts itself

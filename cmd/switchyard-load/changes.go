@@ -13,10 +13,12 @@ import (
 func changePhase(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *target, f *fleet, ch *churn, r *report) error {
 	cpu0, cpuErr := cpuOf(tgt.pid)
 	bytes0 := f.bytes()
-	changes, err := makeChanges(ctx, cfg, f, ch)
+	start := time.Now()
+	changes, err := makeChanges(ctx, cfg, f, ch, 0)
 	if err != nil {
 		return err
 	}
+	log.Info("changes done", "changes", len(changes), "took", time.Since(start).Round(time.Millisecond))
 	if err := f.failed(); err != nil {
 		return fmt.Errorf("during the changes: %w", err)
 	}
@@ -28,7 +30,24 @@ func changePhase(ctx context.Context, log *slog.Logger, cfg loadConfig, tgt *tar
 		log.Warn("no cpu time", "pid", tgt.pid, "error", fmt.Sprint(cpuErr, " ", err))
 	}
 	fillPropagation(r, changes, cfg.ChangeTimeout)
+	r.ChangedResourceBytes = meanSize(changes)
 	return nil
+}
+
+// meanSize is the mean size of the endpoint assignments that carried the
+// changes, as first received.
+func meanSize(changes []*change) float64 {
+	var total, n int64
+	for _, c := range changes {
+		if b := c.size.Load(); b > 0 {
+			total += b
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(total) / float64(n)
 }
 
 // cpuOf reads the CPU time of pid; an unknown pid is an error.
@@ -39,11 +58,11 @@ func cpuOf(pid int) (float64, error) {
 	return cpuSeconds(pid)
 }
 
-// makeChanges makes cfg.Changes changes and waits for each to reach every
+// makeChanges makes cfg.Changes changes, numbered from first, and waits for each to reach every
 // stream or time out. Without a rate each change starts once the previous
 // one is done; with one they start on a ticker, still one per service at a
 // time.
-func makeChanges(ctx context.Context, cfg loadConfig, f *fleet, ch *churn) ([]*change, error) {
+func makeChanges(ctx context.Context, cfg loadConfig, f *fleet, ch *churn, first int) ([]*change, error) {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -57,7 +76,8 @@ func makeChanges(ctx context.Context, cfg loadConfig, f *fleet, ch *churn) ([]*c
 		tick = t.C
 	}
 	for k := range cfg.Changes {
-		c := ch.next(k, len(f.streams))
+		c := ch.next(first+k, len(f.streams))
+		c.exclude(f.cfg.stalls.count())
 		all = append(all, c)
 		one := func() {
 			if err := trackOne(ctx, cfg, f, ch, c); err != nil {
@@ -94,14 +114,17 @@ func makeChanges(ctx context.Context, cfg loadConfig, f *fleet, ch *churn) ([]*c
 
 // trackOne makes change c once no other change of its service is in
 // flight, and waits until every stream saw it or cfg.ChangeTimeout passes.
+// The previous change of the service is followed for at most
+// cfg.ChangeTimeout after its write, so waiting for it longer than twice
+// that means the tool is stuck.
 func trackOne(ctx context.Context, cfg loadConfig, f *fleet, ch *churn, c *change) error {
-	wait := time.NewTimer(cfg.ChangeTimeout)
+	wait := time.NewTimer(2*cfg.ChangeTimeout + consulTimeout)
 	defer wait.Stop()
 	for prev := f.cfg.tracker.add(c); prev != nil; prev = f.cfg.tracker.add(c) {
 		select {
-		case <-prev.done:
+		case <-prev.untracked:
 		case <-wait.C:
-			return fmt.Errorf("change %d: change %d of %s still in flight after %s", c.id, prev.id, c.service, cfg.ChangeTimeout)
+			return fmt.Errorf("change %d: change %d of %s still tracked after %s", c.id, prev.id, c.service, 2*cfg.ChangeTimeout+consulTimeout)
 		case <-ctx.Done():
 			return fmt.Errorf("change %d: %w", c.id, ctx.Err())
 		}
@@ -127,14 +150,14 @@ func fillPropagation(r *report, changes []*change, timeout time.Duration) {
 		ls := c.latencies()
 		all = append(all, ls...)
 		worst := timeout
-		if len(ls) == len(c.seen) {
+		if len(ls) >= c.expected {
 			worst = 0
 			for _, l := range ls {
 				worst = max(worst, l)
 			}
 		}
 		last = append(last, worst)
-		r.Missed += len(c.seen) - len(ls)
+		r.Missed += max(c.expected-len(ls), 0)
 		r.PerChange = append(r.PerChange, changeResult{ID: c.id, Instance: c.instance, Status: c.status, Seen: len(ls), LastMS: ms(worst)})
 	}
 	r.Propagation = summarize(all)

@@ -29,6 +29,13 @@ type churnConfig struct {
 	// at once.
 	writesPerSecond int
 	writers         int
+	// changed is how many services, the first ones, the changes cycle
+	// over; 0 means all.
+	changed int
+	// connectNative registers every instance as Connect-native, so that
+	// Consul's own xDS server sends it to the proxies that have its
+	// service as an upstream.
+	connectNative bool
 }
 
 // churn registers services in Consul's catalog, each instance on a
@@ -47,7 +54,10 @@ type churn struct {
 func newChurn(log *slog.Logger, addr string, cfg churnConfig) (*churn, error) {
 	cc := api.DefaultConfig()
 	cc.Address = addr
-	cc.HttpClient = &http.Client{Timeout: consulTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.writers}}
+	// MaxConnsPerHost keeps a steady churn, a goroutine per change, within
+	// Consul's limit of concurrent connections per client address.
+	cc.HttpClient = &http.Client{Timeout: consulTimeout,
+		Transport: &http.Transport{MaxIdleConnsPerHost: cfg.writers, MaxConnsPerHost: cfg.writers}}
 	client, err := api.NewClient(cc)
 	if err != nil {
 		return nil, fmt.Errorf("consul client: %w", err)
@@ -154,6 +164,9 @@ func (c *churn) registerOne(ctx context.Context, s, i int) error {
 		},
 		Check: c.check(s, i, api.HealthPassing),
 	}
+	if c.cfg.connectNative {
+		reg.Service.Connect = &api.AgentServiceConnect{Native: true}
+	}
 	if _, err := c.client.Catalog().Register(reg, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
 		return fmt.Errorf("register %s: %w", id, err)
 	}
@@ -161,12 +174,16 @@ func (c *churn) registerOne(ctx context.Context, s, i int) error {
 	return nil
 }
 
-// next prepares change k and records it as the state to come: it flips
-// instance k/S mod I of service k mod S, so that consecutive changes touch
-// different services.
+// next prepares change k and records it as the state to come: over the S
+// changed services it flips instance k/S mod I of service k mod S, so that
+// consecutive changes touch different services.
 func (c *churn) next(k, streams int) *change {
-	s := k % c.cfg.services
-	i := (k / c.cfg.services) % c.cfg.instances
+	changed := c.cfg.services
+	if c.cfg.changed > 0 {
+		changed = min(c.cfg.changed, changed)
+	}
+	s := k % changed
+	i := (k / changed) % c.cfg.instances
 	status := api.HealthCritical
 	if !c.healthy[s][i] {
 		status = api.HealthPassing

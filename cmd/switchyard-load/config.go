@@ -11,6 +11,11 @@ import (
 
 // loadConfig is the whole command line of `switchyard-load run`.
 type loadConfig struct {
+	// Target is the control plane under measurement: targetSwitchyard,
+	// targetGCP or targetConsul.
+	Target                         string
+	LoadBin                        string
+	ConsulHCL                      []string
 	XDSAddr, ConsulAddr, AdminAddr string
 	SwitchyardPID                  int
 	Start                          bool
@@ -28,6 +33,16 @@ type loadConfig struct {
 	Changes             int
 	Rate                float64
 	WriteRate, Writers  int
+	// SteadyRate and SteadyChanges add a steady-churn phase after the
+	// changes; SteadyChanges 0 means none.
+	SteadyRate    float64
+	SteadyChanges int
+	// StalledPercent adds a phase of StalledChanges more changes with
+	// this share of the streams stalled; 0 means none.
+	StalledPercent float64
+	// StalledChanges is how many changes that phase makes; 0 means
+	// --changes.
+	StalledChanges int
 
 	SyncTimeout, ChangeTimeout time.Duration
 	JSON                       bool
@@ -36,7 +51,7 @@ type loadConfig struct {
 // defaultConfig is the configuration before flags.
 func defaultConfig() loadConfig {
 	return loadConfig{
-		SwitchyardBin: "bin/switchyard", Protocol: "sotw", Streams: 100, NodeCluster: "load", NodePrefix: "load",
+		Target: targetSwitchyard, SwitchyardBin: "bin/switchyard", Protocol: "sotw", Streams: 100, NodeCluster: "load", NodePrefix: "load",
 		Services: 100, Instances: 10, ServicePrefix: "load-", Changes: 20, WriteRate: 1000, Writers: 16,
 		SyncTimeout: 5 * time.Minute, ChangeTimeout: 30 * time.Second,
 	}
@@ -45,6 +60,9 @@ func defaultConfig() loadConfig {
 // bindFlags binds every flag of cmd to cfg.
 func bindFlags(cmd *cobra.Command, cfg *loadConfig) {
 	fs := cmd.Flags()
+	fs.StringVar(&cfg.Target, "target", cfg.Target, "control plane to measure: switchyard, gcp (stock go-control-plane fed by Switchyard's discovery and translation, needs --start) or consul (Consul's own xDS server, needs --start and --protocol delta)")
+	fs.StringVar(&cfg.LoadBin, "load-bin", cfg.LoadBin, "switchyard-load binary started as the gcp peer's child (default: this one)")
+	fs.StringArrayVar(&cfg.ConsulHCL, "consul-hcl", nil, "extra Consul agent configuration under --start, e.g. 'xds { update_max_per_second = 1000000 }' (repeatable)")
 	fs.StringVar(&cfg.XDSAddr, "xds-addr", cfg.XDSAddr, "xDS address of a running Switchyard (without --start)")
 	fs.StringVar(&cfg.ConsulAddr, "consul-addr", cfg.ConsulAddr, "HTTP address of the Consul agent that Switchyard follows (without --start)")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "Switchyard admin address, to scrape /metrics (optional without --start)")
@@ -63,6 +81,10 @@ func bindFlags(cmd *cobra.Command, cfg *loadConfig) {
 	fs.StringVar(&cfg.ServicePrefix, "service-prefix", cfg.ServicePrefix, "prefix of the registered service names")
 	fs.IntVar(&cfg.Changes, "changes", cfg.Changes, "single-endpoint changes (one catalog check flip each)")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "changes per second; 0 makes one change at a time, each once every stream saw the previous")
+	fs.Float64Var(&cfg.SteadyRate, "steady-rate", cfg.SteadyRate, "changes per second of a steady-churn phase after the changes and the stalled phase (with --steady-changes)")
+	fs.IntVar(&cfg.SteadyChanges, "steady-changes", cfg.SteadyChanges, "changes of the steady-churn phase (0: no such phase)")
+	fs.Float64Var(&cfg.StalledPercent, "stalled-percent", cfg.StalledPercent, "after the changes, stall this share of the streams and make --stalled-changes more changes, measured on the others (0: no such phase)")
+	fs.IntVar(&cfg.StalledChanges, "stalled-changes", cfg.StalledChanges, "changes of the stalled-streams phase (0: as many as --changes)")
 	fs.IntVar(&cfg.WriteRate, "write-rate", cfg.WriteRate, "most Consul catalog writes per second, registering, flipping and deregistering (at most 1500)")
 	fs.IntVar(&cfg.Writers, "writers", cfg.Writers, "concurrent Consul writers while registering and deregistering")
 	fs.DurationVar(&cfg.SyncTimeout, "sync-timeout", cfg.SyncTimeout, "bound of the initial sync of all streams")
@@ -72,6 +94,9 @@ func bindFlags(cmd *cobra.Command, cfg *loadConfig) {
 
 // validate checks the flags together.
 func (c loadConfig) validate() error {
+	if err := c.validateTarget(); err != nil {
+		return err
+	}
 	if c.Start == (c.XDSAddr != "") {
 		return errors.New("give either --start or --xds-addr and --consul-addr")
 	}
@@ -96,8 +121,12 @@ func (c loadConfig) validate() error {
 		return fmt.Errorf("--changes %d: want 0–100000", c.Changes)
 	case c.Rate < 0 || c.Rate > 1000:
 		return fmt.Errorf("--rate %g: want 0–1000", c.Rate)
+	case c.SteadyChanges < 0 || c.SteadyChanges > 100000 || (c.SteadyChanges > 0 && (c.SteadyRate <= 0 || c.SteadyRate > 1000)):
+		return fmt.Errorf("--steady-changes %d --steady-rate %g: want 0–100000 changes, at 1–1000 per second", c.SteadyChanges, c.SteadyRate)
 	case c.Services*c.Instances > maxInstances:
 		return fmt.Errorf("--services %d × --instances %d: want at most %d instances", c.Services, c.Instances, maxInstances)
+	case c.StalledPercent < 0 || c.StalledPercent > 50 || (c.StalledPercent > 0 && c.Changes == 0) || c.StalledChanges < 0 || c.StalledChanges > 100000:
+		return fmt.Errorf("--stalled-percent %g --stalled-changes %d: want 0–50 %%, with --changes, and 0–100000 changes", c.StalledPercent, c.StalledChanges)
 	case c.WriteRate < 1 || c.WriteRate > 1500 || c.Writers < 1 || c.Writers > 64:
 		return fmt.Errorf("--write-rate %d --writers %d: want 1–1500 and 1–64", c.WriteRate, c.Writers)
 	case c.SyncTimeout <= 0 || c.ChangeTimeout <= 0:
@@ -121,6 +150,31 @@ func loopback(addr string) error {
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("%q is not a loopback address", addr)
+	}
+	return nil
+}
+
+// The targets a run can measure.
+const (
+	targetSwitchyard = "switchyard"
+	targetGCP        = "gcp"
+	targetConsul     = "consul"
+)
+
+// validateTarget checks --target against the flags it needs.
+func (c loadConfig) validateTarget() error {
+	switch c.Target {
+	case targetSwitchyard:
+		return nil
+	case targetGCP, targetConsul:
+	default:
+		return fmt.Errorf("--target %q: want switchyard, gcp or consul", c.Target)
+	}
+	if !c.Start {
+		return fmt.Errorf("--target %s needs --start", c.Target)
+	}
+	if c.Target == targetConsul && c.Protocol != "delta" {
+		return errors.New("--target consul needs --protocol delta: Consul 1.14 serves only delta xDS")
 	}
 	return nil
 }

@@ -22,6 +22,10 @@ const (
 	fieldCLAName            = 1 // ClusterLoadAssignment.cluster_name
 	fieldCLAEndpoints       = 2 // ClusterLoadAssignment.endpoints
 	fieldLocalityLBEndpoint = 2 // LocalityLbEndpoints.lb_endpoints
+	fieldLBEndpointHealth   = 2 // LbEndpoint.health_status
+	healthUnhealthy         = 2 // core.v3.HealthStatus UNHEALTHY
+	healthDraining          = 3 // HealthStatus DRAINING
+	healthTimeout           = 4 // HealthStatus TIMEOUT
 	fieldRouteConfigName    = 1 // RouteConfiguration.name
 )
 
@@ -103,30 +107,50 @@ func edsServiceName(cluster []byte) (string, bool, error) {
 }
 
 // claEndpoints returns the name of a serialized ClusterLoadAssignment and
-// how many endpoints it holds over all its localities.
+// how many of its endpoints, over all its localities, take traffic: all
+// but those marked unhealthy, draining or timed out. Switchyard leaves a
+// critical instance out; Consul sends it marked unhealthy.
 func claEndpoints(cla []byte) (string, int, error) {
 	var name string
 	count := 0
 	var inner error
+	keep := func(e error) {
+		if e != nil && inner == nil {
+			inner = e
+		}
+	}
 	err := walk(cla, func(n protowire.Number, payload []byte, _ uint64) {
 		switch n {
 		case fieldCLAName:
 			name = string(payload)
 		case fieldCLAEndpoints:
-			e := walk(payload, func(m protowire.Number, _ []byte, _ uint64) {
-				if m == fieldLocalityLBEndpoint {
+			keep(walk(payload, func(m protowire.Number, lb []byte, _ uint64) {
+				if m != fieldLocalityLBEndpoint {
+					return
+				}
+				serving, err := takesTraffic(lb)
+				keep(err)
+				if serving {
 					count++
 				}
-			})
-			if e != nil && inner == nil {
-				inner = e
-			}
+			}))
 		}
 	})
 	if err == nil {
 		err = inner
 	}
 	return name, count, err
+}
+
+// takesTraffic reads the health status of a serialized LbEndpoint.
+func takesTraffic(lb []byte) (bool, error) {
+	var health uint64
+	err := walk(lb, func(n protowire.Number, _ []byte, v uint64) {
+		if n == fieldLBEndpointHealth {
+			health = v
+		}
+	})
+	return health != healthUnhealthy && health != healthDraining && health != healthTimeout, err
 }
 
 // routeConfigNames returns the route configurations a serialized Listener

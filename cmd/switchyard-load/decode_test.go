@@ -50,6 +50,13 @@ func TestCLAEndpoints(t *testing.T) {
 	if err != nil || name != "web" || n != 5 {
 		t.Errorf("claEndpoints = %q, %d, %v; want web, 5", name, n, err)
 	}
+	// Consul sends a critical instance marked unhealthy: it takes no traffic.
+	cla.Endpoints[1].LbEndpoints[0].HealthStatus = corev3.HealthStatus_UNHEALTHY
+	cla.Endpoints[1].LbEndpoints[1].HealthStatus = corev3.HealthStatus_HEALTHY
+	cla.Endpoints[0].LbEndpoints[0].HealthStatus = corev3.HealthStatus_DRAINING
+	if _, n, err := claEndpoints(marshal(t, cla)); err != nil || n != 3 {
+		t.Errorf("claEndpoints with one unhealthy and one draining = %d, %v; want 3", n, err)
+	}
 	if _, _, err := claEndpoints([]byte{0x0a, 0x05, 'w'}); err == nil {
 		t.Error("truncated message: want an error")
 	}

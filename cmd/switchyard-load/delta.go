@@ -48,7 +48,7 @@ func runDelta(ctx context.Context, cfg streamConfig, st *streamState) error {
 			return err
 		}
 	}
-	return receiveAll(stream.Recv, c.handle)
+	return receiveAll(stream.Recv, stallable(ctx, cfg.stalls, st.id, c.handle))
 }
 
 // send sends a request, with the node on the first one only.
@@ -84,7 +84,7 @@ func (c *deltaClient) handle(resp *discoveryv3.DeltaDiscoveryResponse, at time.T
 		held[r.GetName()] = refs
 	}
 	c.count()
-	c.st.checkSynced(c.cfg.minClusters, at)
+	c.st.checkSynced(c.cfg, at)
 	if err := c.send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: typ, ResponseNonce: resp.GetNonce()}); err != nil {
 		return err
 	}

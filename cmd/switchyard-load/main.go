@@ -89,6 +89,36 @@ func newRootCommand(logOut io.Writer) *cobra.Command {
 	}
 	bindFlags(run, &cfg)
 	run.Flags().BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
-	root.AddCommand(run)
+	root.AddCommand(run, newBenchCommand(logOut), newServeCommand(logOut))
 	return root
+}
+
+// newServeCommand builds the hidden `serve` subcommand: the stock
+// go-control-plane peer, which `run --target gcp` starts as a child process
+// through internal/serveproc (hence the name and the address flags of
+// `switchyard serve`), so that its CPU time and memory are its own.
+func newServeCommand(logOut io.Writer) *cobra.Command {
+	cfg := gcpConfig{NodeCluster: "load", ListenerPort: 10000, LogLevel: "warn"}
+	cmd := &cobra.Command{
+		Use:    "serve",
+		Short:  "Serve the Consul catalog through a stock go-control-plane server (the gcp target's child)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+				return usageError{fmt.Errorf("--log-level: %w", err)}
+			}
+			log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})).With("component", "gcp-peer")
+			return runGCP(cmd.Context(), log, cfg)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&cfg.ConsulAddr, "consul-addr", "127.0.0.1:8500", "Consul HTTP API")
+	fs.StringVar(&cfg.XDSAddr, "xds-addr", "127.0.0.1:18000", "xDS gRPC listen address")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "127.0.0.1:18080", "admin HTTP listen address (/readyz, /metrics)")
+	fs.StringVar(&cfg.NodeCluster, "node-cluster", cfg.NodeCluster, "node.cluster the one snapshot is set for")
+	fs.Uint32Var(&cfg.ListenerPort, "envoy-listener-port", cfg.ListenerPort, "port of the Envoy HTTP listener")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	return cmd
 }

@@ -38,12 +38,19 @@ func rss(log *slog.Logger, pid int) *int64 {
 }
 
 // rssSlope grows the fleet to cfg.SlopeStreams, waits for the new streams
-// to sync, and reports how much Switchyard's RSS grew per added stream.
+// to sync, and reports how much the target's RSS grew per added stream;
+// for Consul that includes registering each added proxy, which every
+// Envoy of its needs.
 func rssSlope(ctx context.Context, cfg loadConfig, tgt *target, f *fleet, r *report) error {
 	if tgt.pid == 0 || r.RSSBytes == nil {
 		return fmt.Errorf("--slope-streams needs the switchyard pid (--start or --switchyard-pid)")
 	}
 	before := *r.RSSBytes
+	if tgt.beforeGrow != nil {
+		if err := tgt.beforeGrow(ctx, cfg.Streams, cfg.SlopeStreams); err != nil {
+			return err
+		}
+	}
 	f.grow(cfg.SlopeStreams)
 	if _, err := f.waitSynced(ctx, cfg.SyncTimeout); err != nil {
 		return fmt.Errorf("sync at %d streams: %w", cfg.SlopeStreams, err)

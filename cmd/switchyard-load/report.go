@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -34,28 +35,40 @@ type changeResult struct {
 // report is everything one run measured. Pointer fields are absent when
 // they could not be measured (no pid, no admin address).
 type report struct {
-	Protocol  string  `json:"protocol"`
-	Streams   int     `json:"streams"`
-	Services  int     `json:"services"`
-	Instances int     `json:"instances_per_service"`
-	Changes   int     `json:"changes"`
-	Rate      float64 `json:"rate_per_second,omitempty"`
+	Target string `json:"target"`
+	// ConsulHCL is the extra Consul agent configuration of the run.
+	ConsulHCL []string `json:"consul_hcl,omitempty"`
+	Protocol  string   `json:"protocol"`
+	Streams   int      `json:"streams"`
+	Services  int      `json:"services"`
+	Instances int      `json:"instances_per_service"`
+	Changes   int      `json:"changes"`
+	Rate      float64  `json:"rate_per_second,omitempty"`
 	// InitialSyncMS runs from the first connect to the last stream holding
 	// clusters, endpoints, listeners and routes.
 	InitialSyncMS float64 `json:"initial_sync_ms"`
+	// InitialSyncCPUSeconds is the target's CPU time over the initial sync.
+	InitialSyncCPUSeconds *float64 `json:"initial_sync_cpu_seconds,omitempty"`
 	// Propagation covers every (change, stream) receipt; LastStream the
 	// receipt by the last stream of each change.
 	Propagation summary `json:"propagation_ms"`
 	LastStream  summary `json:"last_stream_ms"`
 	// Missed counts (change, stream) pairs not seen within the timeout.
-	Missed                 int            `json:"missed"`
-	BytesPerProxyPerChange float64        `json:"bytes_per_proxy_per_change"`
-	CPUSecondsPerChange    *float64       `json:"cpu_seconds_per_change,omitempty"`
-	RSSBytes               *int64         `json:"rss_bytes,omitempty"`
-	RSSPerStreamBytes      *float64       `json:"rss_per_stream_bytes,omitempty"`
-	SlopeStreams           int            `json:"slope_streams,omitempty"`
-	ConsulConnections      *float64       `json:"consul_connections,omitempty"`
-	PerChange              []changeResult `json:"per_change"`
+	Missed                 int     `json:"missed"`
+	BytesPerProxyPerChange float64 `json:"bytes_per_proxy_per_change"`
+	// ChangedResourceBytes is the mean size of the endpoint assignment
+	// that carried a change.
+	ChangedResourceBytes float64        `json:"changed_resource_bytes"`
+	CPUSecondsPerChange  *float64       `json:"cpu_seconds_per_change,omitempty"`
+	RSSBytes             *int64         `json:"rss_bytes,omitempty"`
+	RSSPerStreamBytes    *float64       `json:"rss_per_stream_bytes,omitempty"`
+	SlopeStreams         int            `json:"slope_streams,omitempty"`
+	ConsulConnections    *float64       `json:"consul_connections,omitempty"`
+	PerChange            []changeResult `json:"per_change"`
+	// Steady is the steady-churn phase, when there was one.
+	Steady *steadyResult `json:"steady,omitempty"`
+	// Stalled is the stalled-streams phase, when there was one.
+	Stalled *stalledResult `json:"stalled,omitempty"`
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p ≤ 100) of
@@ -106,21 +119,30 @@ func (r *report) writeJSON(w io.Writer) error {
 func (r *report) writeTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
+	row("target", "%s %s", r.Target, strings.Join(r.ConsulHCL, " "))
 	row("scenario", "%s, %d streams, %d services × %d instances, %d changes", r.Protocol, r.Streams, r.Services, r.Instances, r.Changes)
 	if r.Rate > 0 {
 		row("change rate", "%.1f/s", r.Rate)
 	}
-	row("initial sync", "%.0f ms", r.InitialSyncMS)
+	row("initial sync", "%.0f ms, %s CPU", r.InitialSyncMS, optional(r.InitialSyncCPUSeconds, "%.2f s"))
 	row("propagation, all receipts", "p50 %.1f ms  p99 %.1f ms  max %.1f ms  (n=%d)", r.Propagation.P50, r.Propagation.P99, r.Propagation.Max, r.Propagation.N)
 	row("propagation, last stream", "p50 %.1f ms  p99 %.1f ms  max %.1f ms  (n=%d)", r.LastStream.P50, r.LastStream.P99, r.LastStream.Max, r.LastStream.N)
 	row("missed receipts", "%d", r.Missed)
-	row("bytes per proxy per change", "%.0f", r.BytesPerProxyPerChange)
+	row("bytes per proxy per change", "%.0f (changed endpoint assignment: %.0f)", r.BytesPerProxyPerChange, r.ChangedResourceBytes)
 	row("control-plane CPU per change", "%s", optional(r.CPUSecondsPerChange, "%.3f s"))
 	row("control-plane RSS", "%s", optionalInt(r.RSSBytes))
 	if r.RSSPerStreamBytes != nil {
 		row("RSS per stream", "%.0f bytes (%d → %d streams)", *r.RSSPerStreamBytes, r.Streams, r.SlopeStreams)
 	}
 	row("Consul connections", "%s", optional(r.ConsulConnections, "%.0f"))
+	if s := r.Stalled; s != nil {
+		row("stalled streams", "%d (%.1f%%), %d changes: healthy last stream p99 %.1f ms (%s vs none stalled), %d missed",
+			s.Stalled, s.Percent, s.Changes, s.LastStream.P99, optional(s.RisePercent, "%+.0f%%"), s.Missed)
+	}
+	if s := r.Steady; s != nil {
+		row("steady churn", "%.0f changes/s × %d: last stream p50 %.1f ms  p99 %.1f ms  max %.1f ms, %d missed, %s cores",
+			s.Rate, s.Changes, s.LastStream.P50, s.LastStream.P99, s.LastStream.Max, s.Missed, optional(s.CPUCores, "%.2f"))
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "change\tinstance\tstatus\tseen\tlast stream")
 	for _, c := range r.PerChange {

@@ -43,7 +43,7 @@ func runSotW(ctx context.Context, cfg streamConfig, st *streamState) error {
 			return err
 		}
 	}
-	return receiveAll(stream.Recv, c.handle)
+	return receiveAll(stream.Recv, stallable(ctx, cfg.stalls, st.id, c.handle))
 }
 
 // request sends the current subscription of typ with the version and nonce
@@ -95,7 +95,7 @@ func (c *sotwClient) handle(resp *discoveryv3.DiscoveryResponse, at time.Time) e
 	case resourcev3.RouteType:
 		c.st.routes = len(resp.GetResources())
 	}
-	c.st.checkSynced(c.cfg.minClusters, at)
+	c.st.checkSynced(c.cfg, at)
 	if err := c.request(typ); err != nil {
 		return err
 	}

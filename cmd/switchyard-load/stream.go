@@ -25,7 +25,16 @@ type streamConfig struct {
 	// minClusters is how many clusters a stream must have received to
 	// count as synced: the services the churn generator registered.
 	minClusters int
-	tracker     *tracker
+	// noRoutes marks a target whose listeners use no RDS (Consul's default
+	// discovery chain): a stream is then synced without route
+	// configurations.
+	noRoutes bool
+	// claService maps an endpoint assignment's name to the service the
+	// tracker knows; nil keeps the name (Switchyard names both alike).
+	claService func(name string) string
+	tracker    *tracker
+	// stalls holds the streams stalled on purpose; nil when none ever are.
+	stalls *stallSet
 }
 
 // streamState is what a simulated proxy reports to the fleet. Only its own
@@ -50,12 +59,12 @@ func (s *streamState) received(size int) {
 
 // checkSynced marks the stream synced once it has every type, all the
 // endpoint assignments and routes it asked for, and enough clusters.
-func (s *streamState) checkSynced(minClusters int, at time.Time) {
+func (s *streamState) checkSynced(cfg streamConfig, at time.Time) {
 	if s.syncedAt.Load() != 0 {
 		return
 	}
-	if s.clusters >= minClusters && s.clusters > 0 && s.edsWant > 0 && s.endpoints >= s.edsWant &&
-		s.listeners > 0 && s.rdsWant > 0 && s.routes >= s.rdsWant {
+	if s.clusters >= cfg.minClusters && s.clusters > 0 && s.edsWant > 0 && s.endpoints >= s.edsWant &&
+		s.listeners > 0 && (s.rdsWant > 0 || cfg.noRoutes) && s.routes >= s.rdsWant {
 		s.syncedAt.Store(at.UnixNano())
 	}
 }
@@ -86,14 +95,20 @@ func observeEndpoints(cfg streamConfig, id int, cla []byte, at time.Time) error 
 		return nil
 	}
 	name, err := nameField(cla, fieldCLAName)
-	if err != nil || !cfg.tracker.watching(name) {
+	if err != nil {
 		return err
+	}
+	if cfg.claService != nil {
+		name = cfg.claService(name)
+	}
+	if !cfg.tracker.watching(name) {
+		return nil
 	}
 	_, n, err := claEndpoints(cla)
 	if err != nil {
 		return err
 	}
-	cfg.tracker.observe(id, name, n, at)
+	cfg.tracker.observe(id, name, n, len(cla), at)
 	return nil
 }
 

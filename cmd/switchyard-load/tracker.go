@@ -22,21 +22,44 @@ type change struct {
 	// seen holds, per stream, the Unix nanoseconds of the first receipt
 	// reflecting the change; 0 while not yet seen.
 	seen []atomic.Int64
-	left atomic.Int64
-	done chan struct{}
+	// expected is how many streams must see the change: all but the
+	// stalled ones.
+	expected int
+	left     atomic.Int64
+	done     chan struct{}
+	// untracked is closed once the tracker stops following the change:
+	// every stream saw it or its wait timed out.
+	untracked chan struct{}
+	// size is the size of the first endpoint assignment that carried the
+	// change: the changed resource.
+	size atomic.Int64
 }
 
 // newChange prepares a change whose write starts now.
 func newChange(id int, service, instance, status string, want, streams int) *change {
 	c := &change{
 		id: id, service: service, instance: instance, status: status, want: want,
-		start: time.Now(), seen: make([]atomic.Int64, streams), done: make(chan struct{}),
+		start: time.Now(), seen: make([]atomic.Int64, streams), expected: streams, done: make(chan struct{}),
+		untracked: make(chan struct{}),
 	}
 	c.left.Store(int64(streams))
 	if streams == 0 {
 		close(c.done)
 	}
 	return c
+}
+
+// exclude stops waiting for n streams, the stalled ones; it is called
+// before the change is tracked.
+func (c *change) exclude(n int) {
+	if n <= 0 || c.expected == 0 {
+		return
+	}
+	n = min(n, c.expected)
+	c.expected -= n
+	if c.left.Add(-int64(n)) == 0 {
+		close(c.done)
+	}
 }
 
 // latencies returns, for the streams that saw the change, the time from the
@@ -84,6 +107,7 @@ func (t *tracker) remove(c *change) {
 	if t.pending[c.service] == c {
 		delete(t.pending, c.service)
 		t.inflight.Add(-1)
+		close(c.untracked)
 	}
 }
 
@@ -92,15 +116,16 @@ func (t *tracker) active() bool {
 	return t.inflight.Load() > 0
 }
 
-// observe records that stream received service's endpoint assignment with
-// endpoints endpoints at the time at.
-func (t *tracker) observe(stream int, service string, endpoints int, at time.Time) {
+// observe records that stream received service's endpoint assignment, of
+// size bytes, with endpoints endpoints at the time at.
+func (t *tracker) observe(stream int, service string, endpoints, size int, at time.Time) {
 	t.mu.RLock()
 	c := t.pending[service]
 	t.mu.RUnlock()
 	if c == nil || endpoints != c.want || stream >= len(c.seen) {
 		return
 	}
+	c.size.CompareAndSwap(0, int64(size))
 	if c.seen[stream].CompareAndSwap(0, at.UnixNano()) && c.left.Add(-1) == 0 {
 		close(c.done)
 	}

@@ -265,3 +265,9 @@ func (a *Agent) Client() (*api.Client, error) {
 func (a *Agent) LogTail() string {
 	return a.tail.String()
 }
+
+// PID returns the agent's process id, so that a caller can read its CPU
+// time and memory from /proc.
+func (a *Agent) PID() int {
+	return a.cmd.Process.Pid
+}
