@@ -151,28 +151,28 @@ func (k *kindState) revise(t typeID, e *entry) bool {
 	return true
 }
 
-// wireVersion is an entry's version on the wire: its content hash, folded
-// for endpoints and routes with the hashes of the clusters (listeners) that
-// reference it. Envoy warms a changed cluster until its endpoints arrive,
-// and a server sends a resource only when its version changes: without
-// the parent in the version, a cluster change with unchanged endpoints
-// would leave the cluster warming (FAILURE_MODES row 5).
+// wireVersion is an entry's version on the wire: 16 hex digits of a hash of
+// its content hash and, for endpoints and routes, of the names and hashes of
+// the clusters (listeners) that reference it. Envoy warms a changed cluster
+// until its endpoints arrive, and a server sends a resource only when its
+// version changes: without the parent in the version, a cluster change with
+// unchanged endpoints would leave the cluster warming (FAILURE_MODES row 5).
+// 64 bits tell versions of one resource apart and keep each delta resource
+// short.
 func (k *kindState) wireVersion(t typeID, e *entry) string {
-	parent, ok := t.parent()
-	if !ok || len(k.parents[t][e.name]) == 0 {
-		return e.hash
-	}
 	h := sha256.New()
 	h.Write([]byte(e.hash))
-	for _, p := range slices.Sorted(maps.Keys(k.parents[t][e.name])) {
-		h.Write([]byte{0})
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-		if pe, ok := k.tables[parent].byName[p]; ok {
-			h.Write([]byte(pe.hash))
+	if parent, ok := t.parent(); ok {
+		for _, p := range slices.Sorted(maps.Keys(k.parents[t][e.name])) {
+			h.Write([]byte{0})
+			h.Write([]byte(p))
+			h.Write([]byte{0})
+			if pe, ok := k.tables[parent].byName[p]; ok {
+				h.Write([]byte(pe.hash))
+			}
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // fanOut marks every bumped entry pending on the streams subscribed to it,
