@@ -75,7 +75,9 @@ var benchMetrics = []benchMetric{
 		}},
 	{name: "changed endpoint assignment (bytes)",
 		value: func(r *report) (float64, bool) { return r.ChangedResourceBytes, r.ChangedResourceBytes > 0 }},
-	{name: "memory per idle stream (kB)", goal: "≤ 40", limit: fixed(40),
+	{name: "memory per idle stream, live heap and stacks (kB)", goal: "≤ 40", limit: fixed(40),
+		value: func(r *report) (float64, bool) { return ptr(r.LiveBytesPerStream, 1.0/1000) }},
+	{name: "RSS per added stream, read right after the sync (kB)",
 		value: func(r *report) (float64, bool) { return ptr(r.RSSPerStreamBytes, 1.0/1000) }},
 	{name: "target RSS after the changes (MiB)",
 		value: func(r *report) (float64, bool) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -54,6 +56,7 @@ func (clusterHash) ID(n *corev3.Node) string { return n.GetCluster() }
 // coalescing there is.
 func runGCP(ctx context.Context, log *slog.Logger, cfg gcpConfig) error {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector())
 	src, err := gcpSource(log, reg, cfg.ConsulAddr)
 	if err != nil {
 		return err
@@ -154,6 +157,9 @@ func serveGRPC(ctx context.Context, lis net.Listener, srv serverv3.Server) error
 func serveAdmin(ctx context.Context, lis net.Listener, reg *prometheus.Registry, ready *atomic.Bool) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// As on Switchyard's admin address: the load tool forces a collection
+	// through the heap profile before it reads live memory.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "no snapshot yet", http.StatusServiceUnavailable)

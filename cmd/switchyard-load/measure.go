@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 )
@@ -46,6 +47,7 @@ func rssSlope(ctx context.Context, cfg loadConfig, tgt *target, f *fleet, r *rep
 		return fmt.Errorf("--slope-streams needs the switchyard pid (--start or --switchyard-pid)")
 	}
 	before := *r.RSSBytes
+	liveBefore, liveErr := liveBytes(ctx, tgt.adminAddr)
 	if tgt.beforeGrow != nil {
 		if err := tgt.beforeGrow(ctx, cfg.Streams, cfg.SlopeStreams); err != nil {
 			return err
@@ -59,7 +61,17 @@ func rssSlope(ctx context.Context, cfg loadConfig, tgt *target, f *fleet, r *rep
 	if err != nil {
 		return err
 	}
-	slope := float64(after-before) / float64(cfg.SlopeStreams-cfg.Streams)
+	added := float64(cfg.SlopeStreams - cfg.Streams)
+	slope := float64(after-before) / added
 	r.RSSPerStreamBytes, r.SlopeStreams = &slope, cfg.SlopeStreams
+	if tgt.adminAddr == "" {
+		return nil
+	}
+	liveAfter, err := liveBytes(ctx, tgt.adminAddr)
+	if err = errors.Join(liveErr, err); err != nil {
+		return fmt.Errorf("live memory per stream: %w", err)
+	}
+	live := (liveAfter - liveBefore) / added
+	r.LiveBytesPerStream = &live
 	return nil
 }

@@ -111,3 +111,34 @@ func findSample(r io.Reader, name string) (float64, error) {
 	}
 	return 0, fmt.Errorf("no sample %s in /metrics", name)
 }
+
+// liveBytes forces a garbage collection in a Go target through its admin
+// address (the heap profile with gc=1) and returns the heap and stacks in
+// use after it: the memory the target holds, without the garbage that RSS
+// still counts.
+func liveBytes(ctx context.Context, adminAddr string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+adminAddr+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return 0, fmt.Errorf("force a collection: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("force a collection: %w", err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("force a collection: status %d, %v", resp.StatusCode, err)
+	}
+	total := 0.0
+	for _, name := range []string{"go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes"} {
+		v, err := scrapeGauge(ctx, adminAddr, name)
+		if err != nil {
+			return 0, err
+		}
+		total += v
+	}
+	return total, nil
+}

@@ -58,13 +58,17 @@ type report struct {
 	BytesPerProxyPerChange float64 `json:"bytes_per_proxy_per_change"`
 	// ChangedResourceBytes is the mean size of the endpoint assignment
 	// that carried a change.
-	ChangedResourceBytes float64        `json:"changed_resource_bytes"`
-	CPUSecondsPerChange  *float64       `json:"cpu_seconds_per_change,omitempty"`
-	RSSBytes             *int64         `json:"rss_bytes,omitempty"`
-	RSSPerStreamBytes    *float64       `json:"rss_per_stream_bytes,omitempty"`
-	SlopeStreams         int            `json:"slope_streams,omitempty"`
-	ConsulConnections    *float64       `json:"consul_connections,omitempty"`
-	PerChange            []changeResult `json:"per_change"`
+	ChangedResourceBytes float64  `json:"changed_resource_bytes"`
+	CPUSecondsPerChange  *float64 `json:"cpu_seconds_per_change,omitempty"`
+	RSSBytes             *int64   `json:"rss_bytes,omitempty"`
+	RSSPerStreamBytes    *float64 `json:"rss_per_stream_bytes,omitempty"`
+	// LiveBytesPerStream is the growth of heap and stacks in use, after a
+	// forced collection, per added stream (Go targets with an admin
+	// address only).
+	LiveBytesPerStream *float64       `json:"live_bytes_per_stream,omitempty"`
+	SlopeStreams       int            `json:"slope_streams,omitempty"`
+	ConsulConnections  *float64       `json:"consul_connections,omitempty"`
+	PerChange          []changeResult `json:"per_change"`
 	// Steady is the steady-churn phase, when there was one.
 	Steady *steadyResult `json:"steady,omitempty"`
 	// Stalled is the stalled-streams phase, when there was one.
@@ -133,6 +137,9 @@ func (r *report) writeTable(w io.Writer) error {
 	row("control-plane RSS", "%s", optionalInt(r.RSSBytes))
 	if r.RSSPerStreamBytes != nil {
 		row("RSS per stream", "%.0f bytes (%d → %d streams)", *r.RSSPerStreamBytes, r.Streams, r.SlopeStreams)
+	}
+	if r.LiveBytesPerStream != nil {
+		row("live memory per stream", "%.0f bytes (heap and stacks after a collection)", *r.LiveBytesPerStream)
 	}
 	row("Consul connections", "%s", optional(r.ConsulConnections, "%.0f"))
 	if s := r.Stalled; s != nil {
