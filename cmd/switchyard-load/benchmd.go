@@ -270,10 +270,11 @@ func writeRatios(b *strings.Builder, runs []benchRun) {
 // that `make bench` does not run.
 func writeLeftOut(b *strings.Builder) {
 	b.WriteString("## Reading the figures\n\n" +
-		"- **Memory per idle stream** is the target's RSS growth from the fleet synced at the first size to the\n" +
-		"  added streams synced, ÷ added streams. It is read right after the sync, so for the Go targets it also\n" +
-		"  holds garbage of the sync traffic that the runtime has not collected yet (nothing forces a GC in the\n" +
-		"  target): an upper bound of what an idle stream keeps, not its retained heap.\n" +
+		"- **Memory per idle stream** is, for the Go targets, the growth of heap and stacks in use after a\n" +
+		"  collection forced through the target's admin address, from the fleet synced at the first size to the\n" +
+		"  added streams synced, ÷ added streams: what an idle stream keeps. The RSS row is the RSS growth read\n" +
+		"  right after the sync, which also holds the sync traffic's garbage not yet collected or returned to\n" +
+		"  the system; Consul has only that one.\n" +
 		"- **Steady churn** offers 1,000 changes/s to 1,000 streams, i.e. up to 10⁶ endpoint assignments a\n" +
 		"  second for the simulated fleet to read on the same 2 shared cores: when the achieved rate falls short\n" +
 		"  and receipts are missed (not seen within the change timeout), the machine as a whole saturated, and\n" +
@@ -288,9 +289,11 @@ func writeLeftOut(b *strings.Builder) {
 		"  the 15 minutes. Run it by hand: `switchyard-load run --start --protocol delta --streams 10000 --services 1000 --instances 10 --changes 10`.\n" +
 		"- **Steady churn against Consul**: its proxies have one upstream, and the load tool keeps one change per\n" +
 		"  service in flight, so 1,000 changes/s cannot be offered to it.\n" +
-		"- **Steady churn and stalled streams over state of the world**, and more than a few changes: every change\n" +
-		"  pushes every endpoint assignment to every stream (about 0.5 MB × 1,000 streams here); a first run took\n" +
-		"  2 min 25 s for 10 changes (most missed), so the state-of-the-world targets get fewer changes and neither phase.\n\n")
+		"- **Steady churn and stalled streams over state of the world**, and more than a few changes: stock\n" +
+		"  go-control-plane pushes every endpoint assignment to every stream on each change (about 0.5 MB ×\n" +
+		"  1,000 streams here; a first run took 2 min 25 s for 10 changes, most missed), so the state-of-the-world\n" +
+		"  targets get fewer changes and neither phase.\n\n" +
+		"What bounds each missed target, with profiles: README, section \"Performance\".\n\n")
 }
 
 // num formats a figure with precision by magnitude.

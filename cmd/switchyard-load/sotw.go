@@ -14,14 +14,19 @@ import (
 // sotwClient is one simulated Envoy on a state-of-the-world ADS stream: it
 // subscribes to all clusters and listeners, then to the endpoint
 // assignments and route configurations they name, and ACKs every response
-// with its version and nonce.
+// with its version and nonce. Like Envoy, it keeps the endpoint assignments
+// and route configurations a response leaves out: only listeners and
+// clusters come whole in every response.
 type sotwClient struct {
 	cfg    streamConfig
 	st     *streamState
 	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
-	// version, nonce and names are per type URL.
+	// version, nonce and names are per type URL; held are the names of
+	// the endpoint assignments and route configurations received and
+	// still subscribed to.
 	version, nonce map[string]string
 	names          map[string][]string
+	held           map[string]map[string]struct{}
 	nodeSent       bool
 }
 
@@ -37,7 +42,8 @@ func runSotW(ctx context.Context, cfg streamConfig, st *streamState) error {
 		return fmt.Errorf("open ADS stream: %w", err)
 	}
 	c := &sotwClient{cfg: cfg, st: st, stream: stream,
-		version: map[string]string{}, nonce: map[string]string{}, names: map[string][]string{}}
+		version: map[string]string{}, nonce: map[string]string{}, names: map[string][]string{},
+		held: map[string]map[string]struct{}{resourcev3.EndpointType: {}, resourcev3.RouteType: {}}}
 	for _, typ := range []string{resourcev3.ClusterType, resourcev3.ListenerType} {
 		if err := c.request(typ); err != nil {
 			return err
@@ -84,7 +90,10 @@ func (c *sotwClient) handle(resp *discoveryv3.DiscoveryResponse, at time.Time) e
 				return err
 			}
 		}
-		c.st.endpoints = len(resp.GetResources())
+		if err := c.hold(typ, resp); err != nil {
+			return err
+		}
+		c.st.endpoints = len(c.held[typ])
 	case resourcev3.ListenerType:
 		names, err := listenerRDSNames(resp)
 		if err != nil {
@@ -93,7 +102,10 @@ func (c *sotwClient) handle(resp *discoveryv3.DiscoveryResponse, at time.Time) e
 		c.st.listeners, c.st.rdsWant = len(resp.GetResources()), len(names)
 		follow = c.resubscribe(resourcev3.RouteType, names)
 	case resourcev3.RouteType:
-		c.st.routes = len(resp.GetResources())
+		if err := c.hold(typ, resp); err != nil {
+			return err
+		}
+		c.st.routes = len(c.held[typ])
 	}
 	c.st.checkSynced(c.cfg, at)
 	if err := c.request(typ); err != nil {
@@ -105,14 +117,36 @@ func (c *sotwClient) handle(resp *discoveryv3.DiscoveryResponse, at time.Time) e
 	return nil
 }
 
-// resubscribe records the names wanted of typ and returns typ when they
-// changed, so that a request follows the ACK.
+// resubscribe records the names wanted of typ, forgets what it held of
+// the others, and returns typ when they changed, so that a request follows
+// the ACK.
 func (c *sotwClient) resubscribe(typ string, names []string) string {
 	if slices.Equal(c.names[typ], names) {
 		return ""
 	}
 	c.names[typ] = names
+	for name := range c.held[typ] {
+		if _, ok := slices.BinarySearch(names, name); !ok {
+			delete(c.held[typ], name)
+		}
+	}
 	return typ
+}
+
+// hold records the names of the endpoint assignments or route
+// configurations of a response that the client subscribes to; both carry
+// their name in field 1.
+func (c *sotwClient) hold(typ string, resp *discoveryv3.DiscoveryResponse) error {
+	for _, r := range resp.GetResources() {
+		name, err := nameField(r.GetValue(), 1)
+		if err != nil {
+			return fmt.Errorf("read %s name: %w", typ, err)
+		}
+		if _, ok := slices.BinarySearch(c.names[typ], name); ok {
+			c.held[typ][name] = struct{}{}
+		}
+	}
+	return nil
 }
 
 // clusterEDSNames returns, sorted, the endpoint assignments the clusters of
