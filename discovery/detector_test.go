@@ -75,3 +75,43 @@ func TestSmallBudgetFollowsConsul(t *testing.T) {
 		t.Errorf("peak connections = %d, want at most %d", peak, MinMaxConns)
 	}
 }
+
+// TestHotServiceGetsAWatch checks that a service past the watch budget that
+// changes twice within a minute takes the watch of a quiet service, and
+// that both are still followed afterwards, within the connection budget.
+func TestHotServiceGetsAWatch(t *testing.T) {
+	h := newHarness(t, consulagent.StartT(t), func(c *Config) { c.MaxConns = MinMaxConns })
+	h.register("api-1", "api", 9090, api.HealthPassing) // sorted first: watched
+	h.register("web-1", "web", 8081, api.HealthPassing)
+	h.run()
+	h.waitModel("web-1 passing", hasHealth("web", "web-1", HealthPassing))
+	agent := h.client.Agent()
+	steps := []struct {
+		desc       string
+		check, out string
+		status     string
+		want       Health
+		promotions float64
+	}{
+		{"web-1 critical, seen by the detector", "ttl-web-1", "down", api.HealthCritical, HealthCritical, 0},
+		{"web-1 passing again: hot, promoted", "ttl-web-1", "up", api.HealthPassing, HealthPassing, 1},
+		{"web-1 critical, through its own watch", "ttl-web-1", "down", api.HealthCritical, HealthCritical, 1},
+		{"api-1 critical, now through the detector", "ttl-api-1", "down", api.HealthCritical, HealthCritical, 1},
+	}
+	for _, s := range steps {
+		if err := agent.UpdateTTL(s.check, s.out, s.status); err != nil {
+			t.Fatalf("%s: %v", s.desc, err)
+		}
+		service, id := "web", "web-1"
+		if s.check == "ttl-api-1" {
+			service, id = "api", "api-1"
+		}
+		h.waitModel(s.desc, hasHealth(service, id, s.want))
+		if got := h.metric("switchyard_consul_watch_promotions_total"); got != s.promotions {
+			t.Errorf("%s: promotions = %v, want %v", s.desc, got, s.promotions)
+		}
+	}
+	if peak := h.conns.Peak(); peak > MinMaxConns {
+		t.Errorf("peak connections = %d, want at most %d", peak, MinMaxConns)
+	}
+}

@@ -14,6 +14,7 @@ type metrics struct {
 	lastSuccess prometheus.Gauge
 	watches     prometheus.Gauge
 	aclFiltered prometheus.Counter
+	promotions  prometheus.Counter
 }
 
 // newMetrics creates the collectors and registers them with reg, if any,
@@ -36,11 +37,15 @@ func newMetrics(reg prometheus.Registerer, conns *ConnCounter) (*metrics, error)
 			Name: "switchyard_consul_acl_filtered_total",
 			Help: "Consul answers whose results were filtered by ACLs.",
 		}),
+		promotions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchyard_consul_watch_promotions_total",
+			Help: "Services past the watch budget given a watch of their own because they changed twice within a minute.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	collectors := []prometheus.Collector{m.requests, m.lastSuccess, m.watches, m.aclFiltered}
+	collectors := []prometheus.Collector{m.requests, m.lastSuccess, m.watches, m.aclFiltered, m.promotions}
 	if conns != nil {
 		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "switchyard_consul_connections",

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -28,11 +29,18 @@ type serviceWatch struct {
 	// first use and shared by every model until they change; nil until
 	// then.
 	service *Service
+	// epoch counts the health watches started for the service, so that a
+	// late answer of a cancelled one is ignored.
+	epoch int
+	// changedAt is when the service last changed, as its watch or the
+	// detector saw it; zero if never since it was followed.
+	changedAt time.Time
 }
 
 // healthUpdate is a changed health answer for one watch.
 type healthUpdate struct {
 	watch     *serviceWatch
+	epoch     int
 	instances []Instance
 	// read marks the answer of a targeted read, which is sent whether or
 	// not it changed.
@@ -108,7 +116,7 @@ func (ws *watchSet) run(ctx context.Context) error {
 		case names := <-ws.catalogCh:
 			ws.applyCatalog(ctx, names)
 		case fp := <-ws.detectCh:
-			ws.applyDetector(fp)
+			ws.applyDetector(ctx, fp)
 		case readCh <- next:
 			ws.readStarted()
 		case u := <-ws.healthCh:
@@ -170,6 +178,7 @@ func (ws *watchSet) catalogWatch() *blockingWatch[[]string] {
 
 // healthWatch watches every instance of one service, healthy or not.
 func (ws *watchSet) healthWatch(sw *serviceWatch) *blockingWatch[[]Instance] {
+	epoch := sw.epoch
 	return &blockingWatch[[]Instance]{
 		endpoint:   "health",
 		path:       "/v1/health/service/" + sw.name,
@@ -187,7 +196,7 @@ func (ws *watchSet) healthWatch(sw *serviceWatch) *blockingWatch[[]Instance] {
 		equal: equalInstances,
 		deliver: func(ctx context.Context, in []Instance) {
 			select {
-			case ws.healthCh <- healthUpdate{watch: sw, instances: in}:
+			case ws.healthCh <- healthUpdate{watch: sw, epoch: epoch, instances: in}:
 			case <-ctx.Done():
 			}
 		},
@@ -236,10 +245,7 @@ func (ws *watchSet) follow(ctx context.Context, name string) {
 	ws.names = slices.Insert(ws.names, i, name)
 	ws.pending++
 	if ws.watched < ws.src.cfg.serviceWatches() {
-		wctx, cancel := context.WithCancel(ctx)
-		sw.cancel = cancel
-		ws.watched++
-		ws.start(wctx, ws.healthWatch(sw))
+		ws.watch(ctx, sw)
 		ws.src.log.Debug("watching service", "service", name)
 		return
 	}
@@ -256,21 +262,83 @@ func (ws *watchSet) follow(ctx context.Context, name string) {
 	ws.src.log.Debug("following service through the change detector", "service", name)
 }
 
+// watch starts a health watch of the service's own.
+func (ws *watchSet) watch(ctx context.Context, sw *serviceWatch) {
+	wctx, cancel := context.WithCancel(ctx)
+	sw.cancel = cancel
+	sw.epoch++
+	ws.watched++
+	ws.start(wctx, ws.healthWatch(sw))
+}
+
 // applyDetector reads the services without a watch of their own whose
 // fingerprint changed; the first answer is the baseline, after which every
-// such service is read once.
-func (ws *watchSet) applyDetector(fp map[string]uint64) {
+// such service is read once. A service that changes again within
+// hotWindow is promoted to a watch of its own.
+func (ws *watchSet) applyDetector(ctx context.Context, fp map[string]uint64) {
 	first := ws.fingerprints == nil
 	changed := changedServices(ws.fingerprints, fp)
 	ws.fingerprints = fp
 	if first {
 		changed = slices.Sorted(maps.Keys(ws.watches))
 	}
+	now := time.Now()
 	for _, name := range changed {
-		if sw, ok := ws.watches[name]; ok && sw.cancel == nil {
-			ws.enqueueRead(sw)
+		sw, ok := ws.watches[name]
+		if !ok || sw.cancel != nil {
+			continue
+		}
+		ws.enqueueRead(sw)
+		if first {
+			continue
+		}
+		hot := !sw.changedAt.IsZero() && now.Sub(sw.changedAt) < hotWindow
+		sw.changedAt = now
+		if hot {
+			ws.promote(ctx, sw, now)
 		}
 	}
+}
+
+// hotWindow is how soon a service followed through the detector must
+// change again to be promoted to a watch of its own, and how long a
+// watched service must have been quiet to give its watch up.
+const hotWindow = time.Minute
+
+// promote gives a hot service a watch of its own: a free one, or the watch
+// of the service that has been quiet longest, if quiet for hotWindow. The
+// demoted service is read once, so that no change it had while its watch
+// was being cancelled is missed, and the detector follows it from then on.
+// Changes that keep hitting services past the budget thus move the
+// watches to where they happen, while a budget of busy services stays put.
+func (ws *watchSet) promote(ctx context.Context, sw *serviceWatch, now time.Time) {
+	if ws.watched >= ws.src.cfg.serviceWatches() {
+		quiet := ws.quietest()
+		if quiet == nil || now.Sub(quiet.changedAt) < hotWindow {
+			return
+		}
+		quiet.cancel()
+		quiet.cancel = nil
+		quiet.epoch++
+		ws.watched--
+		ws.enqueueRead(quiet)
+		ws.src.log.Debug("service watch given up", "service", quiet.name)
+	}
+	ws.watch(ctx, sw)
+	ws.src.metrics.promotions.Inc()
+	ws.src.log.Debug("hot service gets a watch of its own", "service", sw.name)
+}
+
+// quietest returns the watched service that changed longest ago (never
+// counts as longest), nil if none is watched.
+func (ws *watchSet) quietest() *serviceWatch {
+	var out *serviceWatch
+	for _, sw := range ws.watches {
+		if sw.cancel != nil && (out == nil || sw.changedAt.Before(out.changedAt)) {
+			out = sw
+		}
+	}
+	return out
 }
 
 // applyHealth records a health answer, unless its service was dropped
@@ -279,11 +347,14 @@ func (ws *watchSet) applyHealth(u healthUpdate) {
 	if u.read {
 		ws.readEnded(u.watch)
 	}
-	if ws.watches[u.watch.name] != u.watch {
+	if ws.watches[u.watch.name] != u.watch || !u.read && u.epoch != u.watch.epoch {
 		return
 	}
 	if u.watch.answered && equalInstances(u.watch.instances, u.instances) {
 		return
+	}
+	if u.watch.answered {
+		u.watch.changedAt = time.Now()
 	}
 	if !u.watch.answered {
 		u.watch.answered = true
