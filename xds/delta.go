@@ -26,7 +26,7 @@ func (s *Server) serveDelta(gs deltaStream, only string) error {
 	st := newStream(s.ids.Add(1))
 	s.metrics.streams.Inc()
 	defer s.closeStream(st)
-	return run(gs.Context(), s.done, st, gs.Recv,
+	return run(gs.Context(), s.done, s.gate, st, gs.Recv,
 		func(req *discoveryv3.DeltaDiscoveryRequest) error { return s.deltaRequest(st, req, only) },
 		func() error { return s.sendDelta(st, gs) })
 }

@@ -16,8 +16,10 @@ var errShutdown = status.Error(codes.Unavailable, "xds server shutting down")
 // run serves one stream until the client ends it, its context ends or the
 // server stops. Requests are received on their own goroutine and handled
 // here, one at a time; after each request and each wake-up from
-// publishing, flush sends whatever the stream is owed.
-func run[Req any](ctx context.Context, done <-chan struct{}, st *stream, recv func() (*Req, error), handle func(*Req) error, flush func() error) error {
+// publishing, flush sends whatever the stream is owed, a bulk sync only
+// once the gate lets it.
+func run[Req any](ctx context.Context, done <-chan struct{}, gate *syncGate, st *stream, recv func() (*Req, error), handle func(*Req) error, flush func() error) error {
+	defer gate.leave(st, true)
 	reqs := make(chan *Req)
 	errc := make(chan error, 1)
 	go func() {
@@ -51,9 +53,13 @@ func run[Req any](ctx context.Context, done <-chan struct{}, st *stream, recv fu
 			}
 		case <-st.wake:
 		}
+		if !gate.enter(ctx, done, st) {
+			return nil
+		}
 		if err := flush(); err != nil {
 			return err
 		}
+		gate.leave(st, false)
 	}
 }
 

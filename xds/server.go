@@ -36,6 +36,12 @@ type Config struct {
 	MaxConnectionAge time.Duration
 	// ShutdownGrace is how long shutdown waits for streams (default 5s).
 	ShutdownGrace time.Duration
+	// MaxConcurrentSyncs bounds the streams sending a bulk sync (a first
+	// sync, a resubscription) at once (default 100); SyncHold is how long
+	// one may wait for its client's answers before another goes (default
+	// 10s).
+	MaxConcurrentSyncs int
+	SyncHold           time.Duration
 }
 
 // withDefaults fills in zero values.
@@ -53,6 +59,10 @@ func (c Config) withDefaults() Config {
 	set(&c.MinPingInterval, 10*time.Second)
 	set(&c.MaxConnectionAge, 30*time.Minute)
 	set(&c.ShutdownGrace, 5*time.Second)
+	set(&c.SyncHold, 10*time.Second)
+	if c.MaxConcurrentSyncs <= 0 {
+		c.MaxConcurrentSyncs = 100
+	}
 	if c.MaxConcurrentStreams == 0 {
 		c.MaxConcurrentStreams = 1000
 	}
@@ -69,6 +79,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	kinds   map[Kind]*kindState
+	gate    *syncGate
 	ids     atomic.Int64
 	// done is closed when Serve's context ends, which ends every stream.
 	done     chan struct{}
@@ -86,6 +97,7 @@ func New(cfg Config) *Server {
 		log:     cfg.Logger.With("component", "xds"),
 		metrics: newMetrics(cfg.Registerer),
 		kinds:   map[Kind]*kindState{KindEnvoy: newKindState(KindEnvoy), KindGRPC: newKindState(KindGRPC)},
+		gate:    newSyncGate(cfg.MaxConcurrentSyncs, cfg.SyncHold),
 		done:    make(chan struct{}),
 		groups:  map[Group]bool{},
 	}

@@ -14,7 +14,7 @@ func (s *Server) serveSotW(gs sotwStream, only string) error {
 	st := newStream(s.ids.Add(1))
 	s.metrics.streams.Inc()
 	defer s.closeStream(st)
-	return run(gs.Context(), s.done, st, gs.Recv,
+	return run(gs.Context(), s.done, s.gate, st, gs.Recv,
 		func(req *discoveryv3.DiscoveryRequest) error { return s.sotwRequest(st, req, only) },
 		func() error { return s.sendSotW(st, gs) })
 }
@@ -39,6 +39,7 @@ func (s *Server) sotwRequest(st *stream, req *discoveryv3.DiscoveryRequest, only
 			s.log.Debug("stale request ignored", "node", st.node.GetId(), "type", shortType(typeURLs[t]), "nonce", nonce)
 			return nil
 		}
+		sub.answered = nonce
 		s.answeredSotW(st, t, sub, req)
 	}
 	names, wildcard := withoutWildcard(req.GetResourceNames())

@@ -39,6 +39,13 @@ func newKindState(k Kind) *kindState {
 	return s
 }
 
+// isReady reports whether the kind's first update is in force.
+func (k *kindState) isReady() bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.ready
+}
+
 // bumped is an entry whose generation an update changed.
 type bumped struct {
 	typ typeID

@@ -28,6 +28,8 @@ type stream struct {
 	nonce uint64
 	// unanswered are the delta responses waiting for an ACK or NACK.
 	unanswered map[string]deltaSent
+	// slot is set while the stream holds a sync gate slot.
+	slot *slot
 }
 
 // newStream returns a stream with nothing subscribed.
@@ -52,9 +54,11 @@ type subscription struct {
 	// answer is set when the client is owed a response even if nothing
 	// changed: the first request of a listener or cluster subscription.
 	answer bool
-	// nonce and version are those of the last state-of-the-world response.
-	nonce   string
-	version string
+	// nonce and version are those of the last state-of-the-world response;
+	// answered is the nonce of the last one the client answered.
+	nonce    string
+	version  string
+	answered string
 }
 
 // subscribed reports whether the subscription covers a slot.
