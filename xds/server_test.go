@@ -57,7 +57,13 @@ func testSnapshotRDS(t *testing.T, v, rds string, port uint32) *cachev3.Snapshot
 // startServer serves on a loopback port until the test ends.
 func startServer(t *testing.T) (*Server, string) {
 	t.Helper()
-	srv := New(Config{ShutdownGrace: time.Second})
+	return startServerWith(t, Config{ShutdownGrace: time.Second})
+}
+
+// startServerWith is startServer with a configuration of its own.
+func startServerWith(t *testing.T, cfg Config) (*Server, string) {
+	t.Helper()
+	srv := New(cfg)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

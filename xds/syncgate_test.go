@@ -1,8 +1,6 @@
 package xds
 
 import (
-	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -14,21 +12,7 @@ import (
 // startGated serves a server with the given sync gate until the test ends.
 func startGated(t *testing.T, slots int, hold time.Duration) (*Server, string) {
 	t.Helper()
-	srv := New(Config{ShutdownGrace: time.Second, MaxConcurrentSyncs: slots, SyncHold: hold})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return srv, lis.Addr().String()
+	return startServerWith(t, Config{ShutdownGrace: time.Second, MaxConcurrentSyncs: slots, SyncHold: hold})
 }
 
 // TestSyncGate checks that a slot comes back as soon as a client has
