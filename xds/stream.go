@@ -45,9 +45,9 @@ type subscription struct {
 	// subscribers; meaningful for the slots in names, and read and written
 	// only under the kind state's write lock.
 	pos []int32
-	// list is the names of the last state-of-the-world request, kept to
-	// see cheaply that the next one asks for the same.
-	list []string
+	// namesSum is the hash of the names of the last state-of-the-world
+	// request, to see cheaply that the next one asks for the same.
+	namesSum uint64
 	// sent is, by slot, the generation of the entry the client holds; 0
 	// for nothing.
 	sent []uint32

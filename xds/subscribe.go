@@ -17,6 +17,10 @@ type change struct {
 	wildcard *bool
 	add      []string
 	remove   []string
+	// names, when set, is the whole explicit subscription, as a
+	// state-of-the-world request carries it: names subscribed before and
+	// missing from it are removed.
+	names []string
 	// initial are the versions of the resources the client already holds,
 	// by name, as a reconnecting delta client declares them.
 	initial map[string]string
@@ -75,8 +79,31 @@ func (k *kindState) resubscribe(s *stream, c change) error {
 			errs = append(errs, err)
 		}
 	}
+	if c.names != nil {
+		errs = append(errs, k.replaceNames(s, sub, tb, c.names))
+	}
 	for name, v := range c.initial {
 		k.declare(s, sub, tb, name, v)
+	}
+	return errors.Join(errs...)
+}
+
+// replaceNames makes names the stream's whole explicit subscription to a
+// type.
+func (k *kindState) replaceNames(s *stream, sub *subscription, tb *table, names []string) error {
+	var want bitset
+	var errs []error
+	for _, name := range names {
+		if err := k.subscribe(s, sub, tb, name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		want.set(tb.byName[name].slot)
+	}
+	for slot := range sub.names.slots() {
+		if !want.has(slot) {
+			k.unsubscribe(s, sub, tb, tb.bySlot[slot].name)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 )
 
 // edsClient is a bare delta client of endpoint assignments.
@@ -139,4 +141,72 @@ func (s *Server) subscribed(node string, t typeID, name string) bool {
 		k.mu.RUnlock()
 	}
 	return false
+}
+
+// TestSotWNamesReplaceTheSubscription checks that a state-of-the-world
+// request's names are the whole subscription: a name left out is no longer
+// sent, and a repeated request changes nothing.
+func TestSotWNamesReplaceTheSubscription(t *testing.T) {
+	srv, addr := startServer(t)
+	assignment := func(name, v string) Change { return benchAssignment(name, 8080, v) }
+	if err := srv.Apply(KindEnvoy, Update{Changes: []Change{assignment("api", "1"), assignment("web", "1")}}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); conn.Close() })
+	st, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(nonce string, names ...string) {
+		t.Helper()
+		req := &discoveryv3.DiscoveryRequest{Node: envoyNode("sotw"), TypeUrl: resourcev3.EndpointType, ResponseNonce: nonce, ResourceNames: names}
+		if err := st.Send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv := func() (string, []string) {
+		t.Helper()
+		resp, err := st.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, r := range resp.GetResources() {
+			name, err := claName(r.GetValue())
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		return resp.GetNonce(), names
+	}
+	send("", "api", "web")
+	nonce, got := recv()
+	if !slices.Equal(got, []string{"api", "web"}) {
+		t.Fatalf("first response %v, want api and web", got)
+	}
+	send(nonce, "web")
+	send(nonce, "web")
+	waitFor(t, func() bool { return !srv.subscribed("sotw", typeEndpoint, "api") })
+	if err := srv.Apply(KindEnvoy, Update{Changes: []Change{assignment("api", "2"), assignment("web", "2")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := recv(); !slices.Equal(got, []string{"web"}) {
+		t.Errorf("after dropping api: sent %v, want web alone", got)
+	}
+}
+
+// claName returns the name of an encoded endpoint assignment.
+func claName(b []byte) (string, error) {
+	var cla endpointv3.ClusterLoadAssignment
+	if err := proto.Unmarshal(b, &cla); err != nil {
+		return "", err
+	}
+	return cla.GetClusterName(), nil
 }
