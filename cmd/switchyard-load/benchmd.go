@@ -167,7 +167,7 @@ func writeScenario(b *strings.Builder, sc benchConfig) {
 	b.WriteString("| target | what |\n|---|---|\n" +
 		"| switchyard-sotw, switchyard-delta | `switchyard serve` (defaults: 50 ms debounce quiet, 500 ms max), state of the world or delta ADS |\n" +
 		"| gcp-sotw, gcp-delta | stock go-control-plane " + "server (`cachev3.NewSnapshotCache(true, …)` keyed by `node.cluster`, `serverv3.NewServer`) in a child process (`switchyard-load serve`), fed by Switchyard's own `discovery.NewConsulSource` and the pure `snapshot.Translate` + `snapshot.Build`, a `SetSnapshot` per model, no debounce |\n" +
-		"| consul-defaults | Consul's own xDS server (delta only: 1.14 answers state of the world with \"not implemented\"), agent defaults |\n" +
+		"| consul-defaults | Consul's own xDS server (delta only: 1.14 answers state of the world with gRPC status Unimplemented), agent defaults |\n" +
 		"| consul-lifted | the same with `" + liftedHCL + "` (Consul 1.14's key; default 250) |\n\n")
 	fmt.Fprintf(b, "Consul is measured differently, because its proxies see only their upstreams: the same %d × %d\n"+
 		"instances are registered Connect-native, %d `connect-proxy` services are registered on the agent (node.id\n"+
