@@ -22,7 +22,7 @@ func (s *Server) Publish(kind Kind, snap *cachev3.Snapshot) error {
 		if err != nil {
 			return fmt.Errorf("publish %s snapshot: %w", kind, err)
 		}
-		u.Changes = append(u.Changes, changes...)
+		u.Changes = append(u.Changes, k.changed(changes)...)
 		u.Changes = append(u.Changes, k.removals(typeID(t), snap)...)
 	}
 	return s.Apply(kind, u)

@@ -104,15 +104,16 @@ func New(cfg Config) *Server {
 }
 
 // Apply puts an update in force for every client of one kind, connected or
-// not: it encodes what changed once, then wakes the streams subscribed to
-// it. An update that cannot be encoded changes nothing.
+// not: it encodes each change once, then wakes the streams subscribed to
+// what differs from what was held. An update that cannot be encoded
+// changes nothing. Changes are expected to be changes: a put at the
+// version already held is encoded and then ignored.
 func (s *Server) Apply(kind Kind, u Update) error {
 	k, ok := s.kinds[kind]
 	if !ok {
 		return fmt.Errorf("apply: unknown client kind %d", kind)
 	}
 	start := time.Now()
-	u.Changes = k.unchanged(u.Changes)
 	enc, err := encodeUpdate(u)
 	if err != nil {
 		return fmt.Errorf("apply %s update: %w", kind, err)

@@ -209,9 +209,9 @@ func sortedSet(m map[string]bool) []string {
 	return slices.Sorted(maps.Keys(m))
 }
 
-// unchanged returns the changes that differ from what the kind holds, so
-// that an update naming every resource encodes only the changed ones.
-func (k *kindState) unchanged(changes []Change) []Change {
+// changed returns the changes that differ from what the kind holds, so
+// that a whole snapshot published encodes only the changed resources.
+func (k *kindState) changed(changes []Change) []Change {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	out := make([]Change, 0, len(changes))
