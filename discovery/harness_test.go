@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -131,9 +132,24 @@ func (h *harness) waitModel(desc string, cond func(Model) bool) Model {
 			h.done <- err
 			h.t.Fatalf("Run returned %v while waiting for a model where %s", err, desc)
 		case <-deadline.C:
-			h.t.Fatalf("no model where %s within %s; last model: %+v", desc, waitFor, last)
+			h.t.Fatalf("no model where %s within %s; last model: %+v; %s", desc, waitFor, last, h.diagnosis())
 		}
 	}
+}
+
+// diagnosis summarises the source's connections, queries and watches, to
+// tell a stalled query from a change the source dropped.
+func (h *harness) diagnosis() string {
+	return fmt.Sprintf("connections open %d (peak %d); queries ok: catalog %v health %v detector %v read %v; errors %v; watches %v; promotions %v; status %+v",
+		h.conns.Open(), h.conns.Peak(),
+		h.metric("switchyard_consul_requests_total", "endpoint", "catalog", "result", "ok"),
+		h.metric("switchyard_consul_requests_total", "endpoint", "health", "result", "ok"),
+		h.metric("switchyard_consul_requests_total", "endpoint", "detector", "result", "ok"),
+		h.metric("switchyard_consul_requests_total", "endpoint", "read", "result", "ok"),
+		h.metric("switchyard_consul_requests_total", "result", "error"),
+		h.metric("switchyard_consul_watches"),
+		h.metric("switchyard_consul_watch_promotions_total"),
+		h.src.Status())
 }
 
 // eventually waits until cond holds, checking every few milliseconds.

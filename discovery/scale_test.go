@@ -84,7 +84,7 @@ func TestScaleWithinConnectionBudget(t *testing.T) {
 		}
 	}
 	peak, budget := h.conns.Peak(), int64(DefaultMaxConns)
-	t.Logf("connections to consul: %v open now, peak %d, budget %d", h.metric("switchyard_consul_connections"), peak, budget)
+	t.Logf("connections to consul: %v open now, peak %d, budget %d; watch promotions %v", h.metric("switchyard_consul_connections"), peak, budget, h.metric("switchyard_consul_watch_promotions_total"))
 	if peak > budget || peak == 0 {
 		t.Errorf("peak connections = %d, want 1..%d", peak, budget)
 	}
