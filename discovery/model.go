@@ -62,6 +62,19 @@ type Instance struct {
 	Health   Health
 	Weights  Weights
 	Locality Locality
+	// NodeAddress and NodeMeta are the node's, and Checks the instance's
+	// own and its node's checks: resolver subset filters read them.
+	NodeAddress string
+	NodeMeta    map[string]string
+	Checks      []Check
+}
+
+// Check is one health check that applies to an instance, as a subset
+// filter sees it (Consul's `Checks` field).
+type Check struct {
+	CheckID, Name, Status string
+	// ServiceID is empty for a node-level check.
+	ServiceID string
 }
 
 // Service is one Consul service name with all of its registered instances,
@@ -91,6 +104,10 @@ type Model struct {
 	// It is false for a source's first model and for a model made by hand
 	// (the zero value), when a consumer must compare every service.
 	Delta bool
+	// Config holds the L7 config entries. Models share one value until an
+	// entry changes, when the source sends a new one, so a consumer can
+	// tell a change by comparing pointers. Nil means no entry.
+	Config *ConfigEntries
 }
 
 // Coalesce returns newer as a change from older's predecessor, for a
