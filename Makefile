@@ -69,6 +69,7 @@ load: build consul
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 30s ./snapshot/
 	$(GO) test -run '^$$' -fuzz FuzzInstancesFromEntries -fuzztime 30s ./discovery/
+	$(GO) test -run '^$$' -fuzz FuzzParseFilter -fuzztime 30s ./snapshot/chain/
 
 clean:
 	rm -f bin/switchyard bin/switchyard-demo bin/switchyard-load
