@@ -26,6 +26,12 @@ type ClusterOptions struct {
 	ConnectTimeout time.Duration
 	// Protocol is the HTTP protocol Envoy speaks to the cluster's hosts.
 	Protocol UpstreamProtocol
+	// LB is the load balancing policy; the zero value is round robin.
+	LB LoadBalancing
+	// CircuitBreakers, if set, limit the cluster's connections and requests.
+	CircuitBreakers *CircuitBreakers
+	// OutlierDetection, if set, ejects failing hosts.
+	OutlierDetection *OutlierDetection
 }
 
 // UpstreamProtocol is the HTTP protocol Envoy speaks to a cluster's hosts.
@@ -57,8 +63,8 @@ const (
 	DNSLogical
 )
 
-// EDSCluster returns a ROUND_ROBIN cluster whose endpoints come over ADS,
-// under the EDS service name opts.Name.
+// EDSCluster returns a cluster whose endpoints come over ADS, under the EDS
+// service name opts.Name.
 func EDSCluster(opts ClusterOptions) *clusterv3.Cluster {
 	c := baseCluster(opts, clusterv3.Cluster_EDS)
 	c.EdsClusterConfig = &clusterv3.Cluster_EdsClusterConfig{
@@ -68,8 +74,8 @@ func EDSCluster(opts ClusterOptions) *clusterv3.Cluster {
 	return c
 }
 
-// DNSCluster returns a ROUND_ROBIN cluster whose hosts are resolved by DNS,
-// with the endpoints inline (built by LoadAssignment).
+// DNSCluster returns a cluster whose hosts are resolved by DNS, with the
+// endpoints inline (built by LoadAssignment).
 //
 // A LOGICAL_DNS cluster keeps only the first endpoint of the first locality
 // that has one: Envoy requires a LOGICAL_DNS cluster to hold exactly one
@@ -99,22 +105,29 @@ func firstEndpoint(localities []LocalityEndpoints) []LocalityEndpoints {
 }
 
 // baseCluster returns the fields every cluster shares: name, discovery type,
-// connect timeout, load balancing policy and upstream protocol options.
+// connect timeout, load balancing, circuit breakers, outlier detection and
+// upstream protocol options.
 func baseCluster(opts ClusterOptions, typ clusterv3.Cluster_DiscoveryType) *clusterv3.Cluster {
-	timeout := opts.ConnectTimeout
-	if timeout == 0 {
-		timeout = defaultConnectTimeout
-	}
 	c := &clusterv3.Cluster{
 		Name:                 opts.Name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: typ},
-		ConnectTimeout:       durationpb.New(timeout),
-		LbPolicy:             clusterv3.Cluster_ROUND_ROBIN,
+		ConnectTimeout:       durationpb.New(connectTimeout(opts.ConnectTimeout)),
+		CircuitBreakers:      circuitBreakers(opts.CircuitBreakers),
+		OutlierDetection:     outlierDetection(opts.OutlierDetection),
 	}
+	applyLoadBalancing(c, opts.LB)
 	if po := upstreamProtocolOptions(opts.Protocol); po != nil {
 		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpProtocolOptionsKey: mustAny(po)}
 	}
 	return c
+}
+
+// connectTimeout returns d, or the default for zero.
+func connectTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return defaultConnectTimeout
+	}
+	return d
 }
 
 // upstreamProtocolOptions returns the protocol options of a protocol, or nil
