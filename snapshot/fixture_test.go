@@ -16,6 +16,8 @@ type fixtureModel struct {
 		Name      string            `json:"name"`
 		Instances []fixtureInstance `json:"instances"`
 	} `json:"services"`
+	// Config holds L7 config entries in discovery's own field names.
+	Config *discovery.ConfigEntries `json:"config"`
 }
 
 type fixtureInstance struct {
@@ -28,6 +30,8 @@ type fixtureInstance struct {
 	Warning int    `json:"warning"`
 	Region  string `json:"region"`
 	Zone    string `json:"zone"`
+	// Meta is the instance's service meta, which subset filters read.
+	Meta map[string]string `json:"meta"`
 }
 
 // loadModel reads a fixture model.
@@ -40,7 +44,7 @@ func loadModel(path string) (discovery.Model, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return discovery.Model{}, fmt.Errorf("%s: %w", path, err)
 	}
-	m := discovery.Model{Datacenter: f.Datacenter}
+	m := discovery.Model{Datacenter: f.Datacenter, Config: f.Config}
 	for _, s := range f.Services {
 		svc := discovery.Service{Name: s.Name, Datacenter: f.Datacenter}
 		for _, i := range s.Instances {
@@ -52,6 +56,7 @@ func loadModel(path string) (discovery.Model, error) {
 				ID: i.ID, Node: i.Node, Address: i.Address, Port: i.Port, Health: h,
 				Weights:  discovery.Weights{Passing: i.Passing, Warning: i.Warning},
 				Locality: discovery.Locality{Region: i.Region, Zone: i.Zone},
+				Meta:     i.Meta,
 			})
 		}
 		m.Services = append(m.Services, svc)

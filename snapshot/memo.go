@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/snapshot/chain"
 )
 
 // built is what the publisher logs about one flavour's rebuild.
@@ -52,11 +53,19 @@ type memoBuilder struct {
 	endpoints int
 	shared    sharedState
 	sink      sinkState
+	// planner compiles the routing plans; plans are the last model's and
+	// config the entries they were compiled from. noted are the entries
+	// with translation notes, by name.
+	planner *planner
+	plans   planSet
+	config  *discovery.ConfigEntries
+	noted   map[string]*serviceEntry
 }
 
 // newMemoBuilder returns an empty builder for one flavour.
 func newMemoBuilder(opts Options) *memoBuilder {
-	b := &memoBuilder{opts: opts, fp: newFingerprinter(), entries: map[string]*serviceEntry{}, failing: map[string]*serviceEntry{}}
+	b := &memoBuilder{opts: opts, fp: newFingerprinter(), entries: map[string]*serviceEntry{}, failing: map[string]*serviceEntry{},
+		planner: newPlanner(), noted: map[string]*serviceEntry{}}
 	for typ := range b.types {
 		b.types[typ].items = map[string]builtResource{}
 	}
@@ -85,11 +94,16 @@ func (b *memoBuilder) rebuild(m discovery.Model) (built, error) {
 		todo, topology = b.diffAll(services, &ed)
 	}
 	b.inSync, b.sink.ref = true, nil
+	replanned := false
+	if topology || m.Config != b.config || b.plans.plans == nil {
+		todo, replanned = b.replan(m.Config, services, todo)
+	}
+	todo = b.withPlans(todo)
 	var shared func(*edits)
 	if b.opts.Flavour == FlavourEnvoy {
-		// The route configuration reads only names and datacenters, so it
-		// is built while the services are.
-		shared = b.shared.start(b.opts, services, m.Datacenter, topology)
+		// The route configuration reads only names, datacenters and plans,
+		// so it is built while the services are.
+		shared = b.shared.start(b.opts, services, m.Datacenter, topology || replanned, b.plans)
 	}
 	b.build(todo, &ed)
 	if shared != nil {
@@ -120,6 +134,7 @@ type pendingService struct {
 	fp    fingerprint
 	hasFP bool
 	old   *serviceEntry
+	plan  *chain.Plan
 }
 
 // diffChanged follows a model that names its changed services, looking at
@@ -202,7 +217,7 @@ func (b *memoBuilder) pending(svc *discovery.Service, old *serviceEntry) (pendin
 		return pendingService{svc: svc}, true
 	}
 	fp := b.fp.service(svc)
-	if old.fp == fp {
+	if old.fp == fp && old.plan == b.plans.plan(svc.Name) {
 		return pendingService{}, false
 	}
 	return pendingService{svc: svc, fp: fp, hasFP: true, old: old}, true
@@ -233,6 +248,12 @@ func (b *memoBuilder) build(todo []pendingService, ed *edits) {
 func (b *memoBuilder) replace(old, e *serviceEntry, ed *edits) {
 	if old != nil && old.err != nil {
 		delete(b.failing, old.name)
+	}
+	if old != nil {
+		delete(b.noted, old.name)
+	}
+	if e != nil && len(e.notes) > 0 {
+		b.noted[e.name] = e
 	}
 	var kept []builtResource
 	if e != nil {

@@ -10,6 +10,7 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/snapshot/chain"
 )
 
 // builtResource is one translated resource with its content digest.
@@ -49,6 +50,11 @@ type serviceEntry struct {
 	resources []builtResource
 	endpoints int
 	err       error
+	// plan is the routing plan the entry was built from; notes are what
+	// the flavour could not express of it, routeNotes the part of them its
+	// gRPC route configuration gave (kept with the route).
+	plan              *chain.Plan
+	notes, routeNotes []string
 }
 
 // newServiceEntry translates, validates and digests one service's own
@@ -58,18 +64,25 @@ type serviceEntry struct {
 // inside the service, so checking them here is the same check Validate
 // makes over the whole set. It only reads old, so entries can be built in
 // parallel.
-func newServiceEntry(svc *discovery.Service, flavour Flavour, old *serviceEntry) *serviceEntry {
+func newServiceEntry(svc *discovery.Service, flavour Flavour, old *serviceEntry, plan *chain.Plan) *serviceEntry {
 	var res Resources
-	addUpstream(&res, *svc, flavour)
-	kept := nameOnly(old, flavour)
+	notes := addPlanUpstreams(&res, *svc, plan, flavour)
+	kept := nameOnly(old, flavour, plan)
 	if flavour == FlavourGRPC && kept == nil {
-		addGRPCRoute(&res, *svc)
+		notes = append(notes, addGRPCRoute(&res, *svc, plan)...)
+	}
+	if kept != nil {
+		notes = append(notes, old.routeNotes...)
 	}
 	e := &serviceEntry{
-		name: svc.Name, datacenter: svc.Datacenter, endpoints: endpointCount(res.Endpoints),
+		name: svc.Name, datacenter: svc.Datacenter, endpoints: endpointCount(res.Endpoints), plan: plan,
+		notes:     serviceNotes(svc.Name, notes),
 		resources: make([]builtResource, 0, len(res.Clusters)+len(res.Endpoints)+len(res.Listeners)+len(res.Routes)+len(kept)),
 	}
-	errs := checkReferences(res)
+	if flavour == FlavourGRPC && kept == nil {
+		e.routeNotes = notes
+	}
+	errs := ownReferences(res, svc.Name)
 	for _, l := range []struct {
 		typ  types.ResponseType
 		list []types.Resource
@@ -88,12 +101,13 @@ func newServiceEntry(svc *discovery.Service, flavour Flavour, old *serviceEntry)
 }
 
 // nameOnly returns the resources of old that depend on the service's name
-// alone, to keep as they are: a gRPC service's API listener and route
-// configuration, which addGRPCRoute builds from nothing else, so that a
-// health change translates and hashes only the cluster and endpoints. It
-// returns nil unless old passed validation whole.
-func nameOnly(old *serviceEntry, flavour Flavour) []builtResource {
-	if old == nil || old.err != nil || flavour != FlavourGRPC {
+// and plan alone, to keep as they are: a gRPC service's API listener and
+// route configuration, which addGRPCRoute builds from nothing else, so
+// that a health change translates and hashes only the clusters and
+// endpoints. It returns nil unless old passed validation whole and was
+// built from the same plan.
+func nameOnly(old *serviceEntry, flavour Flavour, plan *chain.Plan) []builtResource {
+	if old == nil || old.err != nil || flavour != FlavourGRPC || old.plan != plan {
 		return nil
 	}
 	var out []builtResource
@@ -120,7 +134,7 @@ func newServiceEntries(todo []pendingService, flavour Flavour, fp fingerprinter)
 	out := make([]*serviceEntry, len(todo))
 	one := func(i int) {
 		p := &todo[i]
-		e := newServiceEntry(p.svc, flavour, p.old)
+		e := newServiceEntry(p.svc, flavour, p.old, p.plan)
 		if e.fp = p.fp; !p.hasFP {
 			e.fp = fp.service(p.svc)
 		}

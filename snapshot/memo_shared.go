@@ -29,11 +29,11 @@ type sharedState struct {
 }
 
 // start rebuilds the listener on first use and the route configuration when
-// the topology or the model's datacenter changed. The route is built on a
+// the topology, the plans or the model's datacenter changed. The route is built on a
 // goroutine of its own, since at 10,000 services it costs as much as a
 // good part of them; the function start returns waits for it and records
 // the edits. It returns nil when there is nothing to rebuild.
-func (s *sharedState) start(opts Options, services []discovery.Service, datacenter string, topology bool) func(*edits) {
+func (s *sharedState) start(opts Options, services []discovery.Service, datacenter string, topology bool, plans planSet) func(*edits) {
 	if s.listener != nil && s.route != nil && !topology && datacenter == s.datacenter {
 		return nil
 	}
@@ -46,7 +46,7 @@ func (s *sharedState) start(opts Options, services []discovery.Service, datacent
 	go func() {
 		defer close(done)
 		var rc *routev3.RouteConfiguration
-		rc, warnings = envoyRoute(services, datacenter, opts)
+		rc, warnings = envoyRoute(services, datacenter, opts, plans)
 		var err error
 		r, err = buildResource(types.Route, rc)
 		routeErr = errors.Join(append([]error{err}, checkDomains(Resources{Routes: []types.Resource{rc}})...)...)

@@ -186,6 +186,66 @@ func mutations() []mutation {
 			}
 		}},
 		{"no change", func(*rand.Rand, *discovery.Model) {}},
+		{"split between subsets", func(r *rand.Rand, m *discovery.Model) {
+			if svc := pick(r, m); svc != nil {
+				m.Config = withConfig(m.Config, func(c *discovery.ConfigEntries) { splitConfig(r, c, svc.Name, pick(r, m).Name) })
+			}
+		}},
+		{"drop config entries", func(r *rand.Rand, m *discovery.Model) {
+			if names := m.Config.Names(); len(names) > 0 {
+				name := names[r.IntN(len(names))]
+				m.Config = withConfig(m.Config, func(c *discovery.ConfigEntries) {
+					delete(c.Defaults, name)
+					delete(c.Resolvers, name)
+					delete(c.Splitters, name)
+					delete(c.Routers, name)
+				})
+			}
+		}},
+	}
+}
+
+// withConfig returns a copy of cfg changed by edit, as discovery sends a
+// new value for every change.
+func withConfig(cfg *discovery.ConfigEntries, edit func(*discovery.ConfigEntries)) *discovery.ConfigEntries {
+	out := &discovery.ConfigEntries{Defaults: map[string]discovery.ServiceDefaults{}, Resolvers: map[string]discovery.ServiceResolver{},
+		Splitters: map[string]discovery.ServiceSplitter{}, Routers: map[string]discovery.ServiceRouter{}}
+	if cfg != nil {
+		maps.Copy(out.Defaults, cfg.Defaults)
+		maps.Copy(out.Resolvers, cfg.Resolvers)
+		maps.Copy(out.Splitters, cfg.Splitters)
+		maps.Copy(out.Routers, cfg.Routers)
+	}
+	edit(out)
+	return out
+}
+
+// splitConfig gives service subsets by port, a random weighted split
+// between them, and now and then a failover, a share for another service
+// and a header route to a subset.
+func splitConfig(r *rand.Rand, c *discovery.ConfigEntries, service, other string) {
+	res := discovery.ServiceResolver{Name: service, Subsets: map[string]discovery.ResolverSubset{
+		"a": {Filter: "Service.Port == 8000"}, "b": {Filter: "Service.Port != 8000", OnlyPassing: r.IntN(2) == 0}}}
+	if r.IntN(3) == 0 {
+		res.Failover = map[string]discovery.ResolverFailover{"a": {ServiceSubset: "b"}}
+	}
+	if r.IntN(3) == 0 {
+		res.LoadBalancer = &discovery.LoadBalancer{Policy: []string{"maglev", "random", "least_request", "ring_hash"}[r.IntN(4)]}
+	}
+	c.Resolvers[service] = res
+	w := r.IntN(10001)
+	splits := []discovery.Split{{Weight: w, ServiceSubset: "a"}, {Weight: 10000 - w, ServiceSubset: "b"}}
+	// A share for another service only goes to one without a splitter,
+	// so that splitters never form a loop: a loop is rejected, and the
+	// builder's last good plan would then differ from Translate's.
+	if _, split := c.Splitters[other]; other != service && !split && r.IntN(3) == 0 {
+		splits = []discovery.Split{{Weight: w, ServiceSubset: "a"}, {Weight: 10000 - w, Service: other}}
+	}
+	c.Splitters[service] = discovery.ServiceSplitter{Name: service, Splits: splits}
+	if r.IntN(3) == 0 {
+		c.Routers[service] = discovery.ServiceRouter{Name: service, Routes: []discovery.Route{{
+			Match:       discovery.HTTPMatch{Header: []discovery.HeaderMatch{{Name: "x-canary", Exact: "true"}}},
+			Destination: discovery.RouteDestination{ServiceSubset: "b", NumRetries: 2, RetryOnConnectFailure: true}}}}
 	}
 }
 

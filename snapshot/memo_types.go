@@ -69,6 +69,6 @@ func (b *memoBuilder) summary() built {
 	t := &b.types
 	return built{
 		versions: versionsFromDigests(t[types.Cluster].digest, t[types.Endpoint].digest, t[types.Listener].digest, t[types.Route].digest),
-		warnings: b.shared.warnings, clusters: len(t[types.Cluster].items), endpoints: b.endpoints,
+		warnings: b.warnings(), clusters: len(t[types.Cluster].items), endpoints: b.endpoints,
 	}
 }

@@ -9,7 +9,11 @@ import (
 // named the same way everywhere.
 //
 //   - Cluster and endpoint assignment of a Consul service: the service name
-//     ("web"). Subsets, when they come, take "<service>~<subset>".
+//     ("web"); of a service-resolver subset: "<service>~<subset>"
+//     ("web~v2"). Consul subset names cannot hold "~".
+//   - Failover (an aggregate cluster of a target and its failover targets,
+//     in order): "<service>~<subset>~failover", the subset empty for the
+//     whole service ("web~~failover", "web~v1~failover").
 //   - Envoy flavour: one HTTP listener and one route configuration, both named
 //     "http_<port>" ("http_10000"); one virtual host per service, named by the
 //     service.
@@ -20,6 +24,22 @@ import (
 // ClusterName returns the cluster (and endpoint assignment) name of a service.
 func ClusterName(service string) string {
 	return service
+}
+
+// SubsetClusterName returns the cluster (and endpoint assignment) name of
+// a subset of a service; the empty subset is the whole service.
+func SubsetClusterName(service, subset string) string {
+	if subset == "" {
+		return ClusterName(service)
+	}
+	return service + "~" + subset
+}
+
+// FailoverClusterName returns the name of the aggregate cluster that
+// fails a service's subset (empty for the whole service) over to its
+// failover targets.
+func FailoverClusterName(service, subset string) string {
+	return service + "~" + subset + "~failover"
 }
 
 // EnvoyHTTPListenerName returns the name of the Envoy flavour's HTTP

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/envoy"
+	"github.com/switchyard/switchyard/snapshot/chain"
 )
 
 // Translate turns a discovery model into the xDS resources of one flavour. It
@@ -38,14 +39,25 @@ func Translate(m discovery.Model, opts Options) (Resources, error) {
 func translateEnvoy(m discovery.Model, opts Options) Resources {
 	var res Resources
 	services := sortedServices(m.Services)
+	plans := newPlanner().compile(m.Config, services)
+	res.Warnings = plans.rejectionWarnings()
 	for _, svc := range services {
-		addUpstream(&res, svc, FlavourEnvoy)
+		res.Warnings = append(res.Warnings, serviceNotes(svc.Name, addPlanUpstreams(&res, svc, plans.plan(svc.Name), FlavourEnvoy))...)
 	}
-	rc, warnings := envoyRoute(services, m.Datacenter, opts)
+	rc, warnings := envoyRoute(services, m.Datacenter, opts, plans)
 	res.Listeners = []types.Resource{envoyListener(opts)}
 	res.Routes = []types.Resource{rc}
-	res.Warnings = warnings
+	res.Warnings = append(res.Warnings, warnings...)
 	return res
+}
+
+// serviceNotes prefixes a service's translation notes with its name.
+func serviceNotes(service string, notes []string) []string {
+	out := make([]string, len(notes))
+	for i, n := range notes {
+		out[i] = fmt.Sprintf("service %q: %s", service, n)
+	}
+	return out
 }
 
 // envoyListener returns the Envoy flavour's one HTTP listener.
@@ -60,8 +72,8 @@ func envoyListener(opts Options) types.Resource {
 
 // envoyRoute returns the Envoy flavour's route configuration over services
 // sorted by name, and a warning per service left without a virtual host. It
-// reads only the names and datacenters of the services.
-func envoyRoute(services []discovery.Service, datacenter string, opts Options) (*routev3.RouteConfiguration, []string) {
+// reads only the names and datacenters of the services, and their plans.
+func envoyRoute(services []discovery.Service, datacenter string, opts Options, plans planSet) (*routev3.RouteConfiguration, []string) {
 	var warnings []string
 	vhosts := make([]*routev3.VirtualHost, 0, len(services))
 	owner := make(map[string]string, 6*len(services))
@@ -74,7 +86,9 @@ func envoyRoute(services []discovery.Service, datacenter string, opts Options) (
 		for _, d := range domains {
 			owner[d] = svc.Name
 		}
-		vhosts = append(vhosts, envoy.VirtualHost(svc.Name, domains, ClusterName(svc.Name)))
+		vh, notes := serviceVirtualHost(svc.Name, domains, plans.plan(svc.Name), FlavourEnvoy)
+		warnings = append(warnings, serviceNotes(svc.Name, notes)...)
+		vhosts = append(vhosts, vh)
 	}
 	return envoy.RouteConfig(EnvoyHTTPListenerName(opts.ListenerPort), vhosts), warnings
 }
@@ -102,19 +116,36 @@ func takenDomain(owner map[string]string, domains []string) string {
 // cluster and endpoints that route references.
 func translateGRPC(m discovery.Model) Resources {
 	var res Resources
-	for _, svc := range sortedServices(m.Services) {
-		addUpstream(&res, svc, FlavourGRPC)
-		addGRPCRoute(&res, svc)
+	services := sortedServices(m.Services)
+	plans := newPlanner().compile(m.Config, services)
+	res.Warnings = plans.rejectionWarnings()
+	for _, svc := range services {
+		p := plans.plan(svc.Name)
+		notes := addPlanUpstreams(&res, svc, p, FlavourGRPC)
+		notes = append(notes, addGRPCRoute(&res, svc, p)...)
+		res.Warnings = append(res.Warnings, serviceNotes(svc.Name, notes)...)
 	}
 	return res
 }
 
-// addGRPCRoute appends the API listener and route configuration of a service.
-func addGRPCRoute(res *Resources, svc discovery.Service) {
+// addGRPCRoute appends the API listener and route configuration of a
+// service, and returns what its plan's routes could not express.
+func addGRPCRoute(res *Resources, svc discovery.Service, p *chain.Plan) []string {
 	name := GRPCListenerName(svc.Name)
-	vhost := envoy.VirtualHost(svc.Name, []string{"*"}, ClusterName(svc.Name))
+	vhost, notes := serviceVirtualHost(svc.Name, []string{"*"}, p, FlavourGRPC)
 	res.Listeners = append(res.Listeners, envoy.APIListener(name, name))
 	res.Routes = append(res.Routes, envoy.RouteConfig(name, []*routev3.VirtualHost{vhost}))
+	return notes
+}
+
+// serviceVirtualHost returns a service's virtual host under its plan: one
+// route to its cluster without config entries, else the plan's routes.
+func serviceVirtualHost(service string, domains []string, p *chain.Plan, flavour Flavour) (*routev3.VirtualHost, []string) {
+	if !configured(p) {
+		return envoy.VirtualHost(service, domains, ClusterName(service)), nil
+	}
+	routes, notes := planRoutes(p, flavour)
+	return envoy.VirtualHostWithRoutes(service, domains, routes), notes
 }
 
 // addUpstream appends the cluster of a service and, for an EDS cluster, its
@@ -127,17 +158,22 @@ func addGRPCRoute(res *Resources, svc discovery.Service) {
 // one with nothing healthy is an empty assignment, never an empty DNS
 // cluster (which gRPC clients reject).
 func addUpstream(res *Resources, svc discovery.Service, flavour Flavour) {
-	name := ClusterName(svc.Name)
-	opts := envoy.ClusterOptions{Name: name}
+	opts := envoy.ClusterOptions{Name: ClusterName(svc.Name)}
 	if flavour == FlavourEnvoy {
 		opts.Protocol = envoy.UpstreamDownstream
 	}
-	localities := localityEndpoints(svc.Instances, flavour)
+	addCluster(res, opts, svc.Instances, flavour)
+}
+
+// addCluster appends one cluster over instances and, for an EDS cluster,
+// its endpoint assignment (see addUpstream for when DNS is used).
+func addCluster(res *Resources, opts envoy.ClusterOptions, instances []discovery.Instance, flavour Flavour) {
+	localities := localityEndpoints(instances, flavour)
 	host, ok := firstHostname(localities)
 	switch {
 	case !ok:
 		res.Clusters = append(res.Clusters, envoy.EDSCluster(opts))
-		res.Endpoints = append(res.Endpoints, envoy.LoadAssignment(name, localities))
+		res.Endpoints = append(res.Endpoints, envoy.LoadAssignment(opts.Name, localities))
 	case flavour == FlavourGRPC:
 		res.Clusters = append(res.Clusters, envoy.DNSCluster(opts, envoy.DNSLogical, []envoy.LocalityEndpoints{host}))
 	default:

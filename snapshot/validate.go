@@ -9,6 +9,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	aggregatev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/clusters/aggregate/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -52,6 +53,20 @@ func validateResource(r types.Resource) error {
 
 // checkReferences reports every dangling reference between resources.
 func checkReferences(res Resources) []error {
+	return referenceErrors(res, func(string) bool { return true })
+}
+
+// ownReferences checks the references of one service's resources among
+// themselves: a reference to another service's cluster is left to the
+// plan, which only routes to clusters their services define.
+func ownReferences(res Resources, service string) []error {
+	return referenceErrors(res, func(cluster string) bool {
+		return cluster == service || strings.HasPrefix(cluster, service+"~")
+	})
+}
+
+// referenceErrors checks every reference whose cluster check selects.
+func referenceErrors(res Resources, check func(cluster string) bool) []error {
 	clusters, endpoints, routes := names(res.Clusters), names(res.Endpoints), names(res.Routes)
 	var errs []error
 	for _, r := range res.Listeners {
@@ -65,13 +80,18 @@ func checkReferences(res Resources) []error {
 	for _, r := range res.Routes {
 		rc := r.(*routev3.RouteConfiguration)
 		for _, c := range routeClusterNames(rc) {
-			if !clusters[c] {
+			if check(c) && !clusters[c] {
 				errs = append(errs, fmt.Errorf("route configuration %q: cluster %q does not exist", rc.GetName(), c))
 			}
 		}
 	}
 	for _, r := range res.Clusters {
 		c := r.(*clusterv3.Cluster)
+		for _, m := range aggregateMembers(c) {
+			if check(m) && !clusters[m] {
+				errs = append(errs, fmt.Errorf("aggregate cluster %q: cluster %q does not exist", c.GetName(), m))
+			}
+		}
 		if c.GetType() != clusterv3.Cluster_EDS {
 			continue
 		}
@@ -174,4 +194,18 @@ func endpointCount(list []types.Resource) int {
 		}
 	}
 	return n
+}
+
+// aggregateMembers returns the clusters an aggregate cluster fails over
+// between, nil for any other cluster.
+func aggregateMembers(c *clusterv3.Cluster) []string {
+	ct := c.GetClusterType()
+	if ct == nil {
+		return nil
+	}
+	var cfg aggregatev3.ClusterConfig
+	if err := ct.GetTypedConfig().UnmarshalTo(&cfg); err != nil {
+		return nil
+	}
+	return cfg.GetClusters()
 }

@@ -231,7 +231,7 @@ func (c *compiler) splitOrResolve(svc, subset string, weight, depth int, kind, e
 		if !ok {
 			return nil
 		}
-		return []WeightedTarget{{Target: t, Weight: weight}}
+		return []WeightedTarget{{Target: t, Weight: weight, Failover: c.hasFailover(t)}}
 	}
 	if !c.checkSplitter(sp) {
 		return nil
@@ -253,26 +253,37 @@ func (c *compiler) splitOrResolve(svc, subset string, weight, depth int, kind, e
 		}
 		if to == svc || s.ServiceSubset != "" {
 			if t, ok := c.resolve(to, s.ServiceSubset, 0, KindSplitter, svc, sf); ok {
-				out = addWeight(out, t, w)
+				out = addWeight(out, WeightedTarget{Target: t, Weight: w, Failover: c.hasFailover(t)})
 			}
 			continue
 		}
 		for _, wt := range c.splitOrResolve(to, "", w, depth+1, KindSplitter, svc, sf) {
-			out = addWeight(out, wt.Target, wt.Weight)
+			out = addWeight(out, wt)
 		}
 	}
 	return out
 }
 
-// addWeight adds weight to a target's share, appending it if new.
-func addWeight(out []WeightedTarget, t Target, w int) []WeightedTarget {
+// addWeight adds a share to its target's, appending it if new.
+func addWeight(out []WeightedTarget, wt WeightedTarget) []WeightedTarget {
 	for i := range out {
-		if out[i].Target == t {
-			out[i].Weight += w
+		if out[i].Target == wt.Target {
+			out[i].Weight += wt.Weight
 			return out
 		}
 	}
-	return append(out, WeightedTarget{Target: t, Weight: w})
+	return append(out, wt)
+}
+
+// hasFailover reports whether a target's resolver gives it failover
+// targets (for its subset, or for every subset).
+func (c *compiler) hasFailover(t Target) bool {
+	f := c.cfg.Resolvers[t.Service].Failover
+	if _, ok := f[t.Subset]; ok && t.Subset != "" {
+		return true
+	}
+	_, ok := f["*"]
+	return ok
 }
 
 // resolve returns the target a service and subset resolve to, following

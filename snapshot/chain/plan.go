@@ -74,6 +74,9 @@ type WeightedTarget struct {
 	// Weight is in hundredths of a percent; a route's weights sum to
 	// 10000, give or take rounding in nested splits.
 	Weight int
+	// Failover is set when the target's resolver gives it failover
+	// targets, so the route goes through its failover cluster.
+	Failover bool
 }
 
 // Plan is the compiled routing of one service.

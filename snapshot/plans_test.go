@@ -1,0 +1,100 @@
+package snapshot
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/switchyard/switchyard/discovery"
+)
+
+// splitModel is web with two v1/v2 instances and api with one, web split
+// by weights between its v1 and v2 subsets.
+func splitModel(v1, v2 int) discovery.Model {
+	inst := func(id, version string, port int) discovery.Instance {
+		return discovery.Instance{ID: id, Address: "127.0.0.1", Port: port, Health: discovery.HealthPassing,
+			Weights: discovery.Weights{Passing: 1, Warning: 1}, Meta: map[string]string{"version": version}}
+	}
+	return discovery.Model{Datacenter: "dc1",
+		Services: []discovery.Service{
+			{Name: "api", Instances: []discovery.Instance{inst("api-1", "v1", 7000)}},
+			{Name: "web", Instances: []discovery.Instance{inst("web-1", "v1", 8001), inst("web-2", "v2", 8002)}},
+		},
+		Config: &discovery.ConfigEntries{
+			Resolvers: map[string]discovery.ServiceResolver{"web": {Name: "web", Subsets: map[string]discovery.ResolverSubset{
+				"v1": {Filter: "Service.Meta.version == v1"}, "v2": {Filter: "Service.Meta.version == v2"}}}},
+			Splitters: map[string]discovery.ServiceSplitter{"web": {Name: "web", Splits: []discovery.Split{
+				{Weight: v1, ServiceSubset: "v1"}, {Weight: v2, ServiceSubset: "v2"}}}},
+		}}
+}
+
+// grpcWeights returns the weighted clusters of a gRPC service's route.
+func grpcWeights(t *testing.T, b *memoBuilder, service string) map[string]uint32 {
+	t.Helper()
+	r, ok := b.current(types.Route)[service]
+	if !ok {
+		t.Fatalf("no route configuration %q", service)
+	}
+	out := map[string]uint32{}
+	a := r.res.(*routev3.RouteConfiguration).GetVirtualHosts()[0].GetRoutes()[0].GetRoute()
+	if c := a.GetCluster(); c != "" {
+		out[c] = 10000
+	}
+	for _, wc := range a.GetWeightedClusters().GetClusters() {
+		out[wc.GetName()] = wc.GetWeight().GetValue()
+	}
+	return out
+}
+
+// TestRejectedEntryKeepsLastGoodRouting checks that a splitter Switchyard
+// cannot apply leaves the service's last good split in force, is reported
+// naming the entry and field, leaves other services alone, and that the
+// fixed entry then applies.
+func TestRejectedEntryKeepsLastGoodRouting(t *testing.T) {
+	b := newMemoBuilder(Options{Flavour: FlavourGRPC})
+	if _, err := b.rebuild(splitModel(8000, 2000)); err != nil {
+		t.Fatal(err)
+	}
+	good := map[string]uint32{"web~v1": 8000, "web~v2": 2000}
+	if got := grpcWeights(t, b, "web"); !maps.Equal(got, good) {
+		t.Fatalf("weights = %v, want %v", got, good)
+	}
+	bad := splitModel(8000, 1000)
+	bad.Services[0].Instances[0].Port = 7001 // an unrelated change still applies
+	built, err := b.rebuild(bad)
+	if err != nil {
+		t.Fatalf("a rejected entry must not fail the build: %v", err)
+	}
+	if got := grpcWeights(t, b, "web"); !maps.Equal(got, good) {
+		t.Errorf("after a bad splitter weights = %v, want the last good %v", got, good)
+	}
+	want := `service "web": config entry rejected, last good routing kept: service-splitter "web": Splits: weights sum to 90.00, want 100`
+	if !containsLine(built.warnings, want) {
+		t.Errorf("warnings = %q, want %q", built.warnings, want)
+	}
+	if _, ok := b.current(types.Endpoint)["api"]; !ok {
+		t.Error("api lost its endpoints")
+	}
+	if _, err := b.rebuild(splitModel(5000, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := grpcWeights(t, b, "web"), map[string]uint32{"web~v1": 5000, "web~v2": 5000}; !maps.Equal(got, want) {
+		t.Errorf("after the fix weights = %v, want %v", got, want)
+	}
+	if built, _ := b.rebuild(splitModel(5000, 5000)); len(built.warnings) != 0 {
+		t.Errorf("warnings after the fix = %q, want none", built.warnings)
+	}
+}
+
+// containsLine reports whether one of lines is want.
+func containsLine(lines []string, want string) bool {
+	for _, l := range lines {
+		if strings.TrimSpace(l) == want {
+			return true
+		}
+	}
+	return false
+}
