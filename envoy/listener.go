@@ -4,27 +4,44 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	"google.golang.org/protobuf/proto"
 )
 
 // Extension names of the filters this package configures.
 const (
 	httpConnectionManagerFilter = "envoy.filters.network.http_connection_manager"
 	routerFilter                = "envoy.filters.http.router"
+	tcpProxyFilter              = "envoy.filters.network.tcp_proxy"
 )
 
 // HTTPListener returns a TCP listener on address:port with one filter chain
 // holding an HTTP connection manager (stat prefix name) that takes its routes
 // from routeConfigName over ADS.
 func HTTPListener(name, address string, port uint32, routeConfigName string) *listenerv3.Listener {
+	return networkListener(name, address, port, httpConnectionManagerFilter, httpConnectionManager(name, routeConfigName))
+}
+
+// TCPProxyListener returns a TCP listener on address:port with one filter
+// chain holding a TCP proxy (stat prefix statPrefix) that forwards every
+// connection to cluster. Proxyless gRPC clients have no use for it.
+func TCPProxyListener(name, address string, port uint32, statPrefix, cluster string) *listenerv3.Listener {
+	return networkListener(name, address, port, tcpProxyFilter, &tcpproxyv3.TcpProxy{
+		StatPrefix:       statPrefix,
+		ClusterSpecifier: &tcpproxyv3.TcpProxy_Cluster{Cluster: cluster},
+	})
+}
+
+// networkListener returns a TCP listener on address:port whose one filter
+// chain holds the one network filter filterName, configured by config.
+func networkListener(name, address string, port uint32, filterName string, config proto.Message) *listenerv3.Listener {
 	return &listenerv3.Listener{
 		Name:    name,
 		Address: socketAddress(address, port),
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
-				Name: httpConnectionManagerFilter,
-				ConfigType: &listenerv3.Filter_TypedConfig{
-					TypedConfig: mustAny(httpConnectionManager(name, routeConfigName)),
-				},
+				Name:       filterName,
+				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(config)},
 			}},
 		}},
 	}

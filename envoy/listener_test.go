@@ -7,6 +7,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -85,6 +86,39 @@ func TestAPIListener(t *testing.T) {
 			got.ApiListener = nil
 			diffProto(t, &listenerv3.Listener{Name: tt.name}, got)
 			checkHCM(t, hcm, tt.name, tt.routeConfigName)
+		})
+	}
+}
+
+func TestTCPProxyListener(t *testing.T) {
+	tests := []struct {
+		name, address string
+		port          uint32
+		statPrefix    string
+		cluster       string
+	}{
+		{name: "tcp_5432", address: "0.0.0.0", port: 5432, statPrefix: "postgres", cluster: "postgres"},
+		{name: "tcp_v6", address: "::", port: 6379, statPrefix: "tcp_v6", cluster: "redis-primary"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := TCPProxyListener(tt.name, tt.address, tt.port, tt.statPrefix, tt.cluster)
+			mustValidate(t, got)
+			if got.GetName() != tt.name || got.GetApiListener() != nil {
+				t.Errorf("name = %q, api_listener = %v; want %q and none", got.GetName(), got.GetApiListener(), tt.name)
+			}
+			diffProto(t, socketAddress(tt.address, tt.port), got.GetAddress())
+			if len(got.GetFilterChains()) != 1 || len(got.GetFilterChains()[0].GetFilters()) != 1 {
+				t.Fatalf("filter chains = %v, want one chain with one filter", got.GetFilterChains())
+			}
+			f := got.GetFilterChains()[0].GetFilters()[0]
+			if f.GetName() != "envoy.filters.network.tcp_proxy" {
+				t.Errorf("filter name = %q", f.GetName())
+			}
+			diffProto(t, &tcpproxyv3.TcpProxy{
+				StatPrefix:       tt.statPrefix,
+				ClusterSpecifier: &tcpproxyv3.TcpProxy_Cluster{Cluster: tt.cluster},
+			}, unpack(t, f.GetTypedConfig(), &tcpproxyv3.TcpProxy{}))
 		})
 	}
 }

@@ -11,7 +11,8 @@ import (
 
 // RouteAction says where a matched request goes and how it is forwarded.
 type RouteAction struct {
-	// Clusters are the upstream clusters; at least one is required.
+	// Clusters are the upstream clusters, in the order given; the caller
+	// drops zero weights. With none the route fails validation.
 	Clusters []WeightedCluster
 	// PrefixRewrite, if set, replaces the matched path prefix.
 	PrefixRewrite string
