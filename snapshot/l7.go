@@ -154,11 +154,20 @@ func planRoutes(p *chain.Plan, flavour Flavour) ([]*routev3.Route, []string) {
 	var notes []string
 	specs := make([]envoy.RouteSpec, 0, len(p.Routes))
 	for i, r := range p.Routes {
+		match := routeMatch(r.Match)
 		action, n := routeAction(r, flavour)
+		keep := true
+		if flavour == FlavourGRPC {
+			var mn []string
+			match, keep, mn = grpcMatch(match)
+			n = append(mn, n...)
+		}
 		for _, s := range n {
 			notes = append(notes, fmt.Sprintf("route %d: gRPC clients: %s", i, s))
 		}
-		specs = append(specs, envoy.RouteSpec{Match: routeMatch(r.Match), Action: action})
+		if keep {
+			specs = append(specs, envoy.RouteSpec{Match: match, Action: action})
+		}
 	}
 	return envoy.Routes(specs), notes
 }
@@ -177,6 +186,24 @@ func routeMatch(m *discovery.HTTPMatch) envoy.RouteMatch {
 		out.QueryParams = append(out.QueryParams, envoy.QueryParamMatch{Name: q.Name, Present: q.Present || q.Exact == "" && q.Regex == "", Exact: q.Exact, Regex: q.Regex})
 	}
 	return out
+}
+
+// grpcMatch adapts a match to gRPC clients, which do not see the :method
+// pseudo-header (every call is a POST) and skip routes that match query
+// parameters. It reports whether the route can match a gRPC call at all.
+func grpcMatch(m envoy.RouteMatch) (envoy.RouteMatch, bool, []string) {
+	var notes []string
+	if len(m.Methods) > 0 {
+		if !slices.Contains(m.Methods, "POST") {
+			return m, false, []string{"left out: its Methods never match a gRPC call (always POST)"}
+		}
+		m.Methods = nil
+		notes = append(notes, "Methods match every gRPC call (always POST)")
+	}
+	if len(m.QueryParams) > 0 {
+		notes = append(notes, "QueryParam matches are not supported; gRPC clients skip the route")
+	}
+	return m, true, notes
 }
 
 // grpcRetryOn are the retry conditions gRPC clients accept.

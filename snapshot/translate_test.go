@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -47,8 +48,31 @@ func TestTranslateGolden(t *testing.T) {
 				} {
 					compareGolden(t, filepath.Join(dir, f.String(), name+".json"), list)
 				}
+				compareWarnings(t, filepath.Join(dir, f.String(), "warnings.txt"), res.Warnings)
 			})
 		}
+	}
+}
+
+// compareWarnings compares warnings, one per line, with a golden file.
+func compareWarnings(t *testing.T, path string, got []string) {
+	t.Helper()
+	text := strings.Join(got, "\n")
+	if text != "" {
+		text += "\n"
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run go test ./snapshot -update): %v", err)
+	}
+	if d := cmp.Diff(string(want), text); d != "" {
+		t.Errorf("%s (-want +got):\n%s", path, d)
 	}
 }
 
