@@ -48,12 +48,13 @@ type healthUpdate struct {
 }
 
 // watchSet owns the catalog watch, the health watches, the change detector,
-// the targeted readers, the config-entry watches and the state they build. The first
-// Config.serviceWatches() service names get a blocking health watch each,
-// the fastest way to see a change; every later name is covered by one
-// catalog-wide change detector plus targeted reads, so the connections held
-// stay within Config.MaxConns however many services there are. A single
-// goroutine (run) applies all results in order, so the state needs no lock.
+// the targeted readers, the config-entry watches and the state they build.
+// The first Config.serviceWatches() service names get a blocking health
+// watch each, the fastest way to see a change; every later name is covered
+// by one catalog-wide change detector plus targeted reads, so the
+// connections held stay within Config.MaxConns however many services there
+// are. A single goroutine (run) applies all results in order, so the state
+// needs no lock.
 type watchSet struct {
 	src        *ConsulSource
 	datacenter string
@@ -109,8 +110,8 @@ func newWatchSet(src *ConsulSource, datacenter string) *watchSet {
 	}
 }
 
-// run starts the catalog and config-entry watches and applies results until ctx is done or a
-// watch fails for good. It returns only after every watch has stopped.
+// run starts the catalog and config-entry watches and applies results
+// until ctx is done or a watch fails for good. It returns only after every watch has stopped.
 func (ws *watchSet) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer ws.wg.Wait()
