@@ -12,7 +12,8 @@ import (
 	"github.com/switchyard/switchyard/internal/consulagent"
 )
 
-// setEntry writes a config entry, failing the test if Consul refuses it.
+// setEntry writes a config entry and returns the error of the write; it
+// fails the test if Consul answers without applying the entry.
 func setEntry(t *testing.T, client *api.Client, e api.ConfigEntry) error {
 	t.Helper()
 	ok, _, err := client.ConfigEntries().Set(e, nil)
