@@ -23,8 +23,8 @@ type queryObserver interface {
 // previous one. T is the converted result, so that changes Switchyard does
 // not model (check output, raft indexes) never count as changes.
 type blockingWatch[T any] struct {
-	// endpoint is the metrics label ("catalog" or "health"); path names the
-	// query in logs and errors.
+	// endpoint is the metrics label ("catalog", "health" or "config");
+	// path names the query in logs and errors.
 	endpoint, path string
 	datacenter     string
 	fetch          func(q *api.QueryOptions) (T, *api.QueryMeta, error)

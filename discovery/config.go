@@ -23,8 +23,9 @@ const (
 	// clients on the same host.
 	DefaultMaxConns = 64
 	// MinMaxConns is the smallest budget that works: the catalog watch,
-	// the change detector, one targeted read and one service watch.
-	MinMaxConns = 4
+	// the four config-entry watches, the change detector, one targeted read
+	// and one service watch.
+	MinMaxConns = 8
 )
 
 // Config configures a ConsulSource. Only Client is required; every other zero
@@ -45,8 +46,9 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the jittered exponential backoff
 	// after a failed query.
 	MinBackoff, MaxBackoff time.Duration
-	// MaxConns bounds the HTTP connections discovery holds to Consul. Up
-	// to MaxConns-2-readers services get a blocking watch of their own
+	// MaxConns bounds the HTTP connections discovery holds to Consul. The
+	// catalog and the four config-entry kinds hold one each; up to
+	// MaxConns-6-readers services get a blocking watch of their own
 	// (readers is MaxConns/8, between 1 and 8); past that, one catalog-wide
 	// change detector finds which services changed and at most readers
 	// targeted reads fetch them. Build Client on a transport passed through
@@ -104,7 +106,8 @@ func (c Config) readers() int {
 }
 
 // serviceWatches is how many services may have a blocking watch of their
-// own: the budget less the catalog watch, the detector and the readers.
+// own: the budget less the catalog watch, the detector, the readers and
+// the config-entry watches.
 func (c Config) serviceWatches() int {
-	return c.MaxConns - 2 - c.readers()
+	return c.MaxConns - 2 - c.readers() - configWatches
 }

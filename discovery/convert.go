@@ -43,7 +43,29 @@ func instanceFromEntry(e *api.ServiceEntry) Instance {
 		Health:   healthOf(e.Service.ID, e.Checks),
 		Weights:  weightsOf(e.Service.Weights),
 		Locality: localityOf(e.Service.Meta, e.Node.Meta),
+		// Subset filters read the node and the checks.
+		NodeAddress: e.Node.Address,
+		NodeMeta:    cloneMap(e.Node.Meta),
+		Checks:      checksOf(e.Service.ID, e.Checks),
 	}
+}
+
+// checksOf returns the checks that apply to the instance serviceID: its
+// node's (no ServiceID) and its own, sorted by CheckID then ServiceID so
+// that the order Consul lists them in is no change. It returns nil when
+// there are none, so that equal contents compare equal.
+func checksOf(serviceID string, checks api.HealthChecks) []Check {
+	var out []Check
+	for _, c := range checks {
+		if c == nil || (c.ServiceID != "" && c.ServiceID != serviceID) {
+			continue
+		}
+		out = append(out, Check{CheckID: c.CheckID, Name: c.Name, Status: c.Status, ServiceID: c.ServiceID})
+	}
+	slices.SortFunc(out, func(a, b Check) int {
+		return cmp.Or(strings.Compare(a.CheckID, b.CheckID), strings.Compare(a.ServiceID, b.ServiceID))
+	})
+	return out
 }
 
 // healthOf folds the node-level checks and the instance's own checks into one
@@ -148,6 +170,8 @@ func cloneInstances(in []Instance) []Instance {
 	for i, v := range in {
 		v.Tags = cloneSlice(v.Tags)
 		v.Meta = cloneMap(v.Meta)
+		v.NodeMeta = cloneMap(v.NodeMeta)
+		v.Checks = cloneSlice(v.Checks)
 		out[i] = v
 	}
 	return out
@@ -155,7 +179,7 @@ func cloneInstances(in []Instance) []Instance {
 
 // cloneSlice copies s, returning nil for an empty slice so that equal
 // contents compare equal.
-func cloneSlice(s []string) []string {
+func cloneSlice[T any](s []T) []T {
 	if len(s) == 0 {
 		return nil
 	}
@@ -172,8 +196,11 @@ func cloneMap(m map[string]string) map[string]string {
 }
 
 // equalInstances reports whether two converted answers are the same.
-// reflect.DeepEqual keeps it right when Instance gains a field; conversion
-// turns empty tags and meta into nil, so equal contents compare equal.
+// reflect.DeepEqual keeps it right when Instance gains a field, and compares
+// every field: a node meta change, or a status change of any one check,
+// is a change even when the folded Health stays the same, because subset
+// filters read them. Conversion turns empty tags, meta and checks into nil
+// and sorts the checks, so equal contents compare equal.
 func equalInstances(a, b []Instance) bool {
 	return reflect.DeepEqual(a, b)
 }

@@ -70,7 +70,7 @@ func TestInstanceFields(t *testing.T) {
 			Node:    &api.Node{Node: "n1", Address: "10.0.0.1"},
 			Service: &api.AgentService{ID: "web-1", Port: 80},
 		},
-		want: Instance{ID: "web-1", Node: "n1", Address: "10.0.0.1", Port: 80, Health: HealthPassing, Weights: Weights{1, 1}},
+		want: Instance{ID: "web-1", Node: "n1", Address: "10.0.0.1", Port: 80, Health: HealthPassing, Weights: Weights{1, 1}, NodeAddress: "10.0.0.1"},
 	}, {
 		name: "service address, weights, tags, meta and service locality win",
 		entry: &api.ServiceEntry{
@@ -86,6 +86,7 @@ func TestInstanceFields(t *testing.T) {
 			ID: "web-1", Node: "n1", Address: "192.168.1.5", Port: 8443,
 			Tags: []string{"v2", "canary"}, Meta: map[string]string{"region": "us", "zone": "us-1b", "version": "2"},
 			Health: HealthPassing, Weights: Weights{10, 2}, Locality: Locality{Region: "us", Zone: "us-1b"},
+			NodeAddress: "10.0.0.1", NodeMeta: map[string]string{"region": "eu", "zone": "eu-1a"},
 		},
 	}, {
 		name: "node locality when the service names none",
@@ -96,6 +97,7 @@ func TestInstanceFields(t *testing.T) {
 		want: Instance{
 			ID: "web-1", Node: "n1", Address: "h.example", Port: 80, Meta: map[string]string{"version": "1"},
 			Health: HealthPassing, Weights: Weights{1, 1}, Locality: Locality{Region: "eu", Zone: "eu-1a"},
+			NodeAddress: "h.example", NodeMeta: map[string]string{"region": "eu", "zone": "eu-1a"},
 		},
 	}, {
 		name: "a service zone alone is not mixed with the node region",
@@ -106,6 +108,27 @@ func TestInstanceFields(t *testing.T) {
 		want: Instance{
 			ID: "web-1", Node: "n1", Meta: map[string]string{"zone": "us-1b"},
 			Health: HealthPassing, Weights: Weights{1, 1}, Locality: Locality{Zone: "us-1b"},
+			NodeMeta: map[string]string{"region": "eu"},
+		},
+	}, {
+		name: "node and own checks sorted by ID, other instances' checks left out",
+		entry: &api.ServiceEntry{
+			Node:    &api.Node{Node: "n1", Address: "10.0.0.1", Meta: map[string]string{}},
+			Service: &api.AgentService{ID: "web-1", Port: 80},
+			Checks: api.HealthChecks{
+				{CheckID: "ttl-web-1", Name: "ttl", Status: api.HealthWarning, ServiceID: "web-1", Output: "slow"},
+				nil,
+				{CheckID: "ttl-web-2", Name: "ttl", Status: api.HealthCritical, ServiceID: "web-2"},
+				{CheckID: "serfHealth", Name: "Serf Health Status", Status: api.HealthPassing},
+			},
+		},
+		want: Instance{
+			ID: "web-1", Node: "n1", Address: "10.0.0.1", Port: 80, Health: HealthWarning, Weights: Weights{1, 1},
+			NodeAddress: "10.0.0.1",
+			Checks: []Check{
+				{CheckID: "serfHealth", Name: "Serf Health Status", Status: api.HealthPassing},
+				{CheckID: "ttl-web-1", Name: "ttl", Status: api.HealthWarning, ServiceID: "web-1"},
+			},
 		},
 	}}
 	for _, tt := range tests {
@@ -134,14 +157,51 @@ func TestInstancesSortedAndNilSkipped(t *testing.T) {
 }
 
 func TestInstancesDoNotAliasInput(t *testing.T) {
-	e := entry("n1", "web-1")
+	e := entry("n1", "web-1", check("c", "web-1", api.HealthPassing))
 	e.Service.Tags = []string{"a"}
 	e.Service.Meta = map[string]string{"k": "v"}
+	e.Node.Meta = map[string]string{"k": "v"}
 	got := instancesFromEntries([]*api.ServiceEntry{e})
 	e.Service.Tags[0] = "changed"
 	e.Service.Meta["k"] = "changed"
-	if got[0].Tags[0] != "a" || got[0].Meta["k"] != "v" {
-		t.Fatalf("instance shares tags or meta with the Consul answer: %+v", got[0])
+	e.Node.Meta["k"] = "changed"
+	e.Checks[0].Status = api.HealthCritical
+	if got[0].Tags[0] != "a" || got[0].Meta["k"] != "v" || got[0].NodeMeta["k"] != "v" || got[0].Checks[0].Status != api.HealthPassing {
+		t.Fatalf("instance shares tags, meta or checks with the Consul answer: %+v", got[0])
+	}
+}
+
+// TestEqualInstancesSeesFilterFields checks that a change only a subset
+// filter can see, with the folded health unchanged, still counts as a
+// change, and that the order Consul lists checks in does not.
+func TestEqualInstancesSeesFilterFields(t *testing.T) {
+	const p, w = api.HealthPassing, api.HealthWarning
+	web := func(nodeMeta map[string]string, checks ...*api.HealthCheck) []Instance {
+		e := entry("n1", "web-1", checks...)
+		e.Node.Meta = nodeMeta
+		return instancesFromEntries([]*api.ServiceEntry{e})
+	}
+	base := web(map[string]string{"rack": "a"}, check("c1", "web-1", w), check("c2", "web-1", p))
+	tests := []struct {
+		name  string
+		other []Instance
+		equal bool
+	}{
+		{"same", web(map[string]string{"rack": "a"}, check("c1", "web-1", w), check("c2", "web-1", p)), true},
+		{"checks listed in another order", web(map[string]string{"rack": "a"}, check("c2", "web-1", p), check("c1", "web-1", w)), true},
+		{"one of two checks changes status, health stays warning", web(map[string]string{"rack": "a"}, check("c1", "web-1", w), check("c2", "web-1", w)), false},
+		{"node meta changes", web(map[string]string{"rack": "b"}, check("c1", "web-1", w), check("c2", "web-1", p)), false},
+		{"a passing check is added", web(map[string]string{"rack": "a"}, check("c1", "web-1", w), check("c2", "web-1", p), check("c3", "", p)), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if base[0].Health != tt.other[0].Health {
+				t.Fatalf("health differs (%v, %v): the case does not test the filter fields alone", base[0].Health, tt.other[0].Health)
+			}
+			if got := equalInstances(base, tt.other); got != tt.equal {
+				t.Fatalf("equalInstances = %v, want %v", got, tt.equal)
+			}
+		})
 	}
 }
 
@@ -189,12 +249,15 @@ func TestServiceFromInstances(t *testing.T) {
 }
 
 func TestServiceDoesNotAliasInstances(t *testing.T) {
-	in := []Instance{{ID: "a", Tags: []string{"t"}, Meta: map[string]string{"k": "v"}}}
+	in := []Instance{{ID: "a", Tags: []string{"t"}, Meta: map[string]string{"k": "v"},
+		NodeMeta: map[string]string{"k": "v"}, Checks: []Check{{CheckID: "c", Status: api.HealthPassing}}}}
 	svc := serviceFromInstances("web", "dc1", in)
 	svc.Instances[0].Tags[0] = "changed"
 	svc.Instances[0].Meta["k"] = "changed"
+	svc.Instances[0].NodeMeta["k"] = "changed"
+	svc.Instances[0].Checks[0].Status = "changed"
 	svc.Meta["k"] = "changed"
-	if in[0].Tags[0] != "t" || in[0].Meta["k"] != "v" {
+	if in[0].Tags[0] != "t" || in[0].Meta["k"] != "v" || in[0].NodeMeta["k"] != "v" || in[0].Checks[0].Status != api.HealthPassing {
 		t.Fatalf("service shares slices or maps with its source: %+v", in[0])
 	}
 }
@@ -230,6 +293,14 @@ func FuzzInstancesFromEntries(f *testing.F) {
 		for i, in := range got {
 			if in.Health < HealthPassing || in.Health > HealthMaintenance {
 				t.Fatalf("instance %d has health %d", i, in.Health)
+			}
+			if !slices.IsSortedFunc(in.Checks, func(a, b Check) int { return strings.Compare(a.CheckID, b.CheckID) }) {
+				t.Fatalf("instance %d checks not sorted by ID: %+v", i, in.Checks)
+			}
+			for _, c := range in.Checks {
+				if c.ServiceID != "" && c.ServiceID != in.ID {
+					t.Fatalf("instance %s carries check %s of instance %s", in.ID, c.CheckID, c.ServiceID)
+				}
 			}
 			if i > 0 && cmpInstanceKey(got[i-1], in) > 0 {
 				t.Fatalf("instances %d and %d out of order: %s/%s, %s/%s", i-1, i, got[i-1].Node, got[i-1].ID, in.Node, in.ID)

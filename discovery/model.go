@@ -96,8 +96,10 @@ type Model struct {
 	// Services are sorted by name, each name once.
 	Services []Service
 	// Changed names, sorted and each once, every service that was added,
-	// changed or removed since the source's previous model. It is complete
-	// only when Delta is set.
+	// changed or removed since the source's previous model, and every name
+	// whose config entry of any kind was added, changed or removed (which
+	// need not be a service in Services). It is complete only when Delta
+	// is set.
 	Changed []string
 	// Delta is set when Changed is complete, so that a consumer that
 	// followed the previous model need only look at the services it names.
@@ -106,7 +108,9 @@ type Model struct {
 	Delta bool
 	// Config holds the L7 config entries. Models share one value until an
 	// entry changes, when the source sends a new one, so a consumer can
-	// tell a change by comparing pointers. Nil means no entry.
+	// tell a change by comparing pointers. Nil means no entry. A
+	// ConsulSource sends its first model only once it has read every kind,
+	// and never changes a value it has sent.
 	Config *ConfigEntries
 }
 

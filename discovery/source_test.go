@@ -52,11 +52,19 @@ func TestFirstModelOnlyAfterFullLoad(t *testing.T) {
 		t.Errorf("model datacenter = %q, want the agent's dc1", m.Datacenter)
 	}
 	web := m.Services[slices.IndexFunc(m.Services, func(s Service) bool { return s.Name == "web" })]
+	// A dev agent's node has this meta and a passing serfHealth check.
+	nodeMeta := map[string]string{"consul-network-segment": ""}
+	serf := Check{CheckID: "serfHealth", Name: "Serf Health Status", Status: api.HealthPassing}
+	webCheck := func(id, status string) Check {
+		return Check{CheckID: "ttl-" + id, Name: "Service 'web' check", Status: status, ServiceID: id}
+	}
 	want := Service{
 		Name: "web", Datacenter: "dc1", Tags: []string{"v1"}, Meta: map[string]string{"team": "payments"},
 		Instances: []Instance{
-			{ID: "web-1", Node: h.agent.NodeName, Address: "127.0.0.1", Port: 8081, Tags: []string{"v1"}, Meta: map[string]string{"team": "payments"}, Health: HealthPassing, Weights: Weights{1, 1}},
-			{ID: "web-2", Node: h.agent.NodeName, Address: "127.0.0.1", Port: 8082, Tags: []string{"v1"}, Meta: map[string]string{"team": "payments"}, Health: HealthWarning, Weights: Weights{1, 1}},
+			{ID: "web-1", Node: h.agent.NodeName, Address: "127.0.0.1", Port: 8081, Tags: []string{"v1"}, Meta: map[string]string{"team": "payments"}, Health: HealthPassing, Weights: Weights{1, 1},
+				NodeAddress: "127.0.0.1", NodeMeta: nodeMeta, Checks: []Check{serf, webCheck("web-1", api.HealthPassing)}},
+			{ID: "web-2", Node: h.agent.NodeName, Address: "127.0.0.1", Port: 8082, Tags: []string{"v1"}, Meta: map[string]string{"team": "payments"}, Health: HealthWarning, Weights: Weights{1, 1},
+				NodeAddress: "127.0.0.1", NodeMeta: nodeMeta, Checks: []Check{serf, webCheck("web-2", api.HealthWarning)}},
 		},
 	}
 	if diff := cmp.Diff(want, web); diff != "" {
@@ -69,8 +77,8 @@ func TestFirstModelOnlyAfterFullLoad(t *testing.T) {
 	if !st.Ready || st.Services != len(m.Services) || st.Instances != 4 || st.LastSuccess.IsZero() {
 		t.Errorf("status = %+v, want ready with %d services and 4 instances", st, len(m.Services))
 	}
-	if got := h.metric("switchyard_consul_watches"); got != float64(1+len(m.Services)) {
-		t.Errorf("watches gauge = %v, want %d (catalog + one per service)", got, 1+len(m.Services))
+	if got := h.metric("switchyard_consul_watches"); got != float64(1+configWatches+len(m.Services)) {
+		t.Errorf("watches gauge = %v, want %d (catalog + config kinds + one per service)", got, 1+configWatches+len(m.Services))
 	}
 	if err := h.stop(); err != nil {
 		t.Fatalf("Run() = %v", err)
@@ -178,17 +186,25 @@ func TestDeltaModelsFollowConsul(t *testing.T) {
 func TestUnchangedResultSendsNothing(t *testing.T) {
 	h := newHarness(t, consulagent.StartT(t), nil)
 	h.register("web-1", "web", 8081, api.HealthPassing)
+	extra := func(notes string) error {
+		return h.client.Agent().CheckRegister(&api.AgentCheckRegistration{
+			ID: "extra-web-1", Name: "extra", ServiceID: "web-1", Notes: notes,
+			AgentServiceCheck: api.AgentServiceCheck{TTL: "10m", Status: api.HealthPassing},
+		})
+	}
+	if err := extra("first"); err != nil {
+		t.Fatal(err)
+	}
 	h.run()
-	h.waitModel("web-1 passing", hasHealth("web", "web-1", HealthPassing))
+	h.waitModel("web-1 with both checks", func(m Model) bool {
+		in, ok := instance(m, "web", "web-1")
+		return ok && slices.ContainsFunc(in.Checks, func(c Check) bool { return c.CheckID == "extra-web-1" })
+	})
 	sent := h.src.status.publishCount()
 	wakes := h.metric("switchyard_consul_requests_total", "endpoint", "health", "result", "ok")
 
-	// A second passing check changes Consul's answer but not the model.
-	err := h.client.Agent().CheckRegister(&api.AgentCheckRegistration{
-		ID: "extra-web-1", Name: "extra", ServiceID: "web-1",
-		AgentServiceCheck: api.AgentServiceCheck{TTL: "10m", Status: api.HealthPassing},
-	})
-	if err != nil {
+	// New check notes change Consul's answer but not the model.
+	if err := extra("second"); err != nil {
 		t.Fatal(err)
 	}
 	h.eventually("the health watch saw the new check", func() bool {

@@ -48,18 +48,20 @@ type healthUpdate struct {
 }
 
 // watchSet owns the catalog watch, the health watches, the change detector,
-// the targeted readers and the state they build. The first
-// Config.serviceWatches() service names get a blocking health watch each,
-// the fastest way to see a change; every later name is covered by one
-// catalog-wide change detector plus targeted reads, so the connections held
-// stay within Config.MaxConns however many services there are. A single
-// goroutine (run) applies all results in order, so the state needs no lock.
+// the targeted readers, the config-entry watches and the state they build.
+// The first Config.serviceWatches() service names get a blocking health
+// watch each, the fastest way to see a change; every later name is covered
+// by one catalog-wide change detector plus targeted reads, so the
+// connections held stay within Config.MaxConns however many services there
+// are. A single goroutine (run) applies all results in order, so the state
+// needs no lock.
 type watchSet struct {
 	src        *ConsulSource
 	datacenter string
 	catalogCh  chan []string
 	healthCh   chan healthUpdate
 	detectCh   chan map[string]uint64
+	configCh   chan configUpdate
 	readCh     chan *serviceWatch
 	fatalCh    chan error
 	wg         sync.WaitGroup
@@ -80,8 +82,14 @@ type watchSet struct {
 	pending       int  // watches without a first answer
 	ready         bool // a model has been published
 	// changed are the services added, changed or removed since the last
-	// publish; the model changed when it is not empty.
+	// publish, and the names whose config entries did; the model changed
+	// when it is not empty.
 	changed map[string]struct{}
+
+	// config is the value models carry, replaced (never modified) when an
+	// entry changes; configAnswered holds the kinds whose watch answered.
+	config         *ConfigEntries
+	configAnswered map[string]struct{}
 }
 
 // newWatchSet returns an idle watch set for datacenter.
@@ -92,20 +100,24 @@ func newWatchSet(src *ConsulSource, datacenter string) *watchSet {
 		catalogCh:  make(chan []string),
 		healthCh:   make(chan healthUpdate),
 		detectCh:   make(chan map[string]uint64),
+		configCh:   make(chan configUpdate),
 		readCh:     make(chan *serviceWatch),
 		fatalCh:    make(chan error),
 		watches:    make(map[string]*serviceWatch),
 		changed:    make(map[string]struct{}),
+
+		configAnswered: make(map[string]struct{}),
 	}
 }
 
-// run starts the catalog watch and applies results until ctx is done or a
-// watch fails for good. It returns only after every watch has stopped.
+// run starts the catalog and config-entry watches and applies results
+// until ctx is done or a watch fails for good. It returns only after every watch has stopped.
 func (ws *watchSet) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer ws.wg.Wait()
 	defer cancel()
 	ws.start(ctx, ws.catalogWatch())
+	ws.startConfigWatches(ctx)
 	for {
 		readCh, next := ws.nextRead()
 		select {
@@ -121,6 +133,8 @@ func (ws *watchSet) run(ctx context.Context) error {
 			ws.readStarted()
 		case u := <-ws.healthCh:
 			ws.applyHealth(u)
+		case u := <-ws.configCh:
+			ws.applyConfig(u)
 		}
 		ws.maybePublish()
 	}
@@ -364,16 +378,17 @@ func (ws *watchSet) applyHealth(u healthUpdate) {
 	ws.changed[u.watch.name] = struct{}{}
 }
 
-// maybePublish sends a model when the first full load is complete and
-// something changed since the last one.
+// maybePublish sends a model when the first full load (the catalog, every
+// service and every config-entry kind) is complete and something changed
+// since the last one.
 func (ws *watchSet) maybePublish() {
 	first := !ws.ready
 	if first {
-		if !ws.catalogLoaded || ws.pending > 0 {
+		if !ws.catalogLoaded || ws.pending > 0 || !ws.configLoaded() {
 			return
 		}
 		ws.ready = true
-		ws.src.log.Info("first full load from consul complete", "services", len(ws.watches))
+		ws.src.log.Info("first full load from consul complete", "services", len(ws.watches), "config_entry_names", len(ws.config.Names()))
 	} else if len(ws.changed) == 0 {
 		return
 	}
@@ -385,11 +400,12 @@ func (ws *watchSet) maybePublish() {
 	ws.src.publish(m)
 }
 
-// model returns the answered services, sorted by name. A service is copied
-// out of its watch's instances once per change, then shared by the models
-// that follow, so a model costs a copy of the list, not of the catalog.
+// model returns the answered services, sorted by name, and the config
+// entries. A service is copied out of its watch's instances once per
+// change, then shared by the models that follow, so a model costs a copy of
+// the list, not of the catalog; the entries are shared until they change.
 func (ws *watchSet) model() Model {
-	m := Model{Datacenter: ws.datacenter, Services: make([]Service, 0, len(ws.watches))}
+	m := Model{Datacenter: ws.datacenter, Services: make([]Service, 0, len(ws.watches)), Config: ws.config}
 	for _, name := range ws.names {
 		sw := ws.watches[name]
 		if !sw.answered {
