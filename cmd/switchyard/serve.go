@@ -34,6 +34,6 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&cfg.DebounceQuiet, "debounce-quiet", cfg.DebounceQuiet, "quiet period that ends a burst of Consul changes before a snapshot is built")
 	f.DurationVar(&cfg.DebounceMax, "debounce-max", cfg.DebounceMax, "longest a burst of Consul changes may delay a snapshot")
 	f.DurationVar(&cfg.ConsulWait, "consul-wait", cfg.ConsulWait, "wait time of each Consul blocking query")
-	f.IntVar(&cfg.ConsulMaxConns, "consul-max-conns", cfg.ConsulMaxConns, "most HTTP connections held to the Consul agent (4–200; the agent refuses more than its limits.http_max_conns_per_client, 200 by default)")
+	f.IntVar(&cfg.ConsulMaxConns, "consul-max-conns", cfg.ConsulMaxConns, "most HTTP connections held to the Consul agent (8–200; the agent refuses more than its limits.http_max_conns_per_client, 200 by default)")
 	return cmd
 }
