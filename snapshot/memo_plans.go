@@ -69,7 +69,18 @@ func (b *memoBuilder) withPlans(todo []pendingService) []pendingService {
 func (b *memoBuilder) warnings() []string {
 	out := b.plans.rejectionWarnings()
 	for _, name := range slices.Sorted(maps.Keys(b.noted)) {
-		out = append(out, b.noted[name].notes...)
+		out = append(out, serviceNotes(name, b.noted[name].notes)...)
 	}
 	return append(out, b.shared.warnings...)
+}
+
+// serviceReport returns, by service, why its config entries are rejected
+// and the notes of what the flavour could not express of them.
+func (b *memoBuilder) serviceReport() (map[string]string, map[string][]string) {
+	rejected := rejectionTexts(b.plans)
+	notes := make(map[string][]string, len(b.noted))
+	for name, e := range b.noted {
+		notes[name] = e.notes
+	}
+	return rejected, notes
 }

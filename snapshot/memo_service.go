@@ -68,19 +68,17 @@ func newServiceEntry(svc *discovery.Service, flavour Flavour, old *serviceEntry,
 	var res Resources
 	notes := addPlanUpstreams(&res, *svc, plan, flavour)
 	kept := nameOnly(old, flavour, plan)
-	if flavour == FlavourGRPC && kept == nil {
-		notes = append(notes, addGRPCRoute(&res, *svc, plan)...)
-	}
-	if kept != nil {
-		notes = append(notes, old.routeNotes...)
+	var routeNotes []string
+	switch {
+	case kept != nil:
+		routeNotes = old.routeNotes
+	case flavour == FlavourGRPC:
+		routeNotes = addGRPCRoute(&res, *svc, plan)
 	}
 	e := &serviceEntry{
 		name: svc.Name, datacenter: svc.Datacenter, endpoints: endpointCount(res.Endpoints), plan: plan,
-		notes:     serviceNotes(svc.Name, notes),
+		notes: append(notes, routeNotes...), routeNotes: routeNotes,
 		resources: make([]builtResource, 0, len(res.Clusters)+len(res.Endpoints)+len(res.Listeners)+len(res.Routes)+len(kept)),
-	}
-	if flavour == FlavourGRPC && kept == nil {
-		e.routeNotes = notes
 	}
 	errs := ownReferences(res, svc.Name)
 	for _, l := range []struct {

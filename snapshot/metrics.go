@@ -10,6 +10,8 @@ type metrics struct {
 	warnings    *prometheus.CounterVec
 	lastPublish *prometheus.GaugeVec
 	buildTime   prometheus.Histogram
+	rejected    prometheus.Gauge
+	downgrades  *prometheus.GaugeVec
 }
 
 // newMetrics creates the metrics and registers them if reg is not nil.
@@ -40,9 +42,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to translate, validate and version one flavour.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		rejected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchyard_config_entries_rejected_services",
+			Help: "Services whose L7 config entries cannot be applied; each keeps its last good routing (see /status).",
+		}),
+		downgrades: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_config_entry_downgrades",
+			Help: "Config-entry settings a flavour cannot express, each mapped to the nearest equivalent or left out, by flavour (see /status).",
+		}, []string{"flavour"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.publishes, m.unchanged, m.failures, m.warnings, m.lastPublish, m.buildTime)
+		reg.MustRegister(m.publishes, m.unchanged, m.failures, m.warnings, m.lastPublish, m.buildTime, m.rejected, m.downgrades)
 	}
 	return m
 }

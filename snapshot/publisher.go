@@ -36,6 +36,22 @@ type PublishStatus struct {
 	LastPublish time.Time
 	LastError   string
 	LastErrorAt time.Time
+	// Services holds, by name, every service whose L7 config entries are
+	// rejected or partly expressed; services with nothing to report are
+	// left out.
+	Services map[string]ServiceStatus
+}
+
+// ServiceStatus is what the publisher reports of one service's config
+// entries.
+type ServiceStatus struct {
+	// Rejected says why the service's entries cannot be applied (the
+	// entry, the field and the reason); its last good routing stays in
+	// force. It is empty when they apply.
+	Rejected string `json:"rejected,omitempty"`
+	// Downgrades lists, by flavour, each setting that flavour's clients
+	// cannot take and how it was mapped or left out.
+	Downgrades map[string][]string `json:"downgrades,omitempty"`
 }
 
 // Publisher turns discovery models into validated, versioned updates: it
@@ -138,6 +154,7 @@ func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 	}
 	v := b.versions
 	p.metrics.buildTime.Observe(time.Since(start).Seconds())
+	p.recordServices(f, builder)
 	p.mu.Lock()
 	current, published := p.status.Versions[f]
 	p.mu.Unlock()
@@ -173,6 +190,44 @@ func (p *Publisher) recordPublish(f Flavour, v Versions) {
 	p.metrics.lastPublish.WithLabelValues(f.String()).Set(float64(now.Unix()))
 }
 
+// recordServices notes the rejections and downgrades of a flavour's
+// published state, in the status and the metrics.
+func (p *Publisher) recordServices(f Flavour, b *memoBuilder) {
+	rejected, notes := b.serviceReport()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	next := map[string]ServiceStatus{}
+	for name, st := range p.status.Services {
+		st.Rejected = ""
+		st.Downgrades = maps.Clone(st.Downgrades)
+		delete(st.Downgrades, f.String())
+		next[name] = st
+	}
+	for name, why := range rejected {
+		st := next[name]
+		st.Rejected = why
+		next[name] = st
+	}
+	total := 0
+	for name, list := range notes {
+		st := next[name]
+		if st.Downgrades == nil {
+			st.Downgrades = map[string][]string{}
+		}
+		st.Downgrades[f.String()] = list
+		next[name] = st
+		total += len(list)
+	}
+	for name, st := range next {
+		if st.Rejected == "" && len(st.Downgrades) == 0 {
+			delete(next, name)
+		}
+	}
+	p.status.Services = next
+	p.metrics.rejected.Set(float64(len(rejected)))
+	p.metrics.downgrades.WithLabelValues(f.String()).Set(float64(total))
+}
+
 // recordError notes a rejected build.
 func (p *Publisher) recordError(err error) {
 	p.mu.Lock()
@@ -187,5 +242,6 @@ func (p *Publisher) Status() PublishStatus {
 	defer p.mu.Unlock()
 	out := p.status
 	out.Versions = maps.Clone(p.status.Versions)
+	out.Services = maps.Clone(p.status.Services)
 	return out
 }

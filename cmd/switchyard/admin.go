@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/switchyard/switchyard/snapshot"
 	"net/http"
 	"net/http/pprof"
 	"slices"
@@ -24,6 +25,10 @@ type adminStatus struct {
 	LastPublish time.Time                    `json:"last_publish"`
 	LastError   string                       `json:"last_snapshot_error,omitempty"`
 	Groups      []string                     `json:"groups"`
+	// Services reports, by name, services whose L7 config entries are
+	// rejected (the last good routing stays in force) or partly expressed
+	// for a flavour.
+	Services map[string]snapshot.ServiceStatus `json:"services,omitempty"`
 }
 
 // consulStatus is the Consul part of /status. While the last query failed,
@@ -90,6 +95,7 @@ func (a *app) status() adminStatus {
 		Versions:    map[string]map[string]string{},
 		LastPublish: pub.LastPublish,
 		LastError:   pub.LastError,
+		Services:    pub.Services,
 	}
 	out.Consul.Age = "0s"
 	if out.Consul.Failing && !src.LastSuccess.IsZero() {
