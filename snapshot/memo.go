@@ -60,6 +60,8 @@ type memoBuilder struct {
 	plans   planSet
 	config  *discovery.ConfigEntries
 	noted   map[string]*serviceEntry
+	// holding is set while removals are held back for the next publish.
+	holding bool
 }
 
 // newMemoBuilder returns an empty builder for one flavour.

@@ -141,3 +141,10 @@ func typeOfURL(url string) types.ResponseType {
 	}
 	return types.UnknownType
 }
+
+// hold keeps removals the sink was not given pending for the next publish.
+func (b *memoBuilder) hold(removals []Change) {
+	for _, c := range removals {
+		b.sink.dirty[typeOfURL(c.TypeURL)][c.Name] = struct{}{}
+	}
+}

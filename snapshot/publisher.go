@@ -26,7 +26,15 @@ type PublisherConfig struct {
 	Logger   *slog.Logger
 	// Registerer registers the publisher's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// RemovalDelay is how long clusters and endpoint assignments removed
+	// by an update that also changes other resources are kept, so that
+	// clients take the routes that stop using them first (make before
+	// break); zero means DefaultRemovalDelay.
+	RemovalDelay time.Duration
 }
+
+// DefaultRemovalDelay is PublisherConfig.RemovalDelay's default.
+const DefaultRemovalDelay = time.Second
 
 // PublishStatus is what the publisher has in force.
 type PublishStatus struct {
@@ -66,6 +74,10 @@ type Publisher struct {
 	// builders hold one memoizing builder per flavour; only the goroutine
 	// that publishes touches them.
 	builders map[Flavour]*memoBuilder
+	// removals is set while some flavour holds back removals for a
+	// follow-up publish; last is the model published last.
+	removals bool
+	last     discovery.Model
 
 	mu     sync.Mutex
 	status PublishStatus
@@ -81,6 +93,9 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.RemovalDelay <= 0 {
+		cfg.RemovalDelay = DefaultRemovalDelay
 	}
 	builders := make(map[Flavour]*memoBuilder, len(Flavours()))
 	for _, f := range Flavours() {
@@ -102,11 +117,18 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) error {
 	d := newDebouncer(p.cfg.Quiet, p.cfg.MaxDelay)
 	defer d.stop()
+	followUp := time.NewTimer(time.Hour)
+	followUp.Stop()
+	defer followUp.Stop()
 	var pending *discovery.Model
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-followUp.C:
+			if pending == nil {
+				p.publishModel(p.last)
+			}
 		case m, ok := <-models:
 			if !ok {
 				return nil
@@ -125,6 +147,10 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 				pending = nil
 			}
 		}
+		if p.removals {
+			p.removals = false
+			followUp.Reset(p.cfg.RemovalDelay)
+		}
 	}
 }
 
@@ -132,6 +158,7 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 // without coalescing. Only Run's goroutine calls it, which keeps publishes in
 // order.
 func (p *Publisher) publishModel(m discovery.Model) {
+	p.last = m
 	for _, f := range Flavours() {
 		if err := p.publishFlavour(m, f); err != nil {
 			p.metrics.failures.WithLabelValues(f.String()).Inc()
@@ -166,11 +193,24 @@ func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 		p.metrics.warnings.WithLabelValues(f.String()).Inc()
 		p.log.Warn("model partly translated", "flavour", f.String(), "warning", w)
 	}
-	changes := builder.changes()
+	changes, held := builder.changes(), []Change(nil)
+	if !builder.holding {
+		// Removals held once go with the next publish, whatever else it
+		// carries, so that steady churn cannot hold them for ever.
+		changes, held = holdRemovals(changes)
+	}
+	if len(held) > 0 {
+		v = v.unsettled()
+	}
 	if err := p.cfg.Sink.Publish(Update{Flavour: f, Versions: v, Changes: changes}); err != nil {
 		return fmt.Errorf("publish %s: %w", f, err)
 	}
 	builder.accept(changes)
+	builder.holding = len(held) > 0
+	if len(held) > 0 {
+		builder.hold(held)
+		p.removals = true
+	}
 	p.recordPublish(f, v)
 	p.log.Info("snapshot published", "flavour", f.String(),
 		"clusters", b.clusters, "endpoints", b.endpoints, "changes", len(changes),

@@ -48,7 +48,7 @@ func TestUpdatesRebuildTheReference(t *testing.T) {
 		}, true, false, 0},
 		{"next update carries the refused one's changes too", func(m *discovery.Model) {
 			m.Services[2].Instances[0].Health = discovery.HealthMaintenance
-		}, false, true, 5}, // added's cluster and endpoints gone, two endpoint changes, the route
+		}, false, true, 3}, // two endpoint changes and the route; added's cluster and endpoints go in a follow-up
 		{"duplicate name goes the reference way", func(m *discovery.Model) {
 			m.Services = append(m.Services, discovery.Service{Name: m.Services[0].Name, Instances: []discovery.Instance{instance("d-1", "10.0.0.9", discovery.HealthPassing)}})
 		}, false, true, 1},
@@ -77,12 +77,17 @@ func TestUpdatesRebuildTheReference(t *testing.T) {
 				p.publishModel(next)
 				sink.setFail(false)
 				published := sink.count(FlavourEnvoy) > before
+				n := len(sink.lastUpdate(FlavourEnvoy).Changes)
+				if p.removals {
+					// What Run does after RemovalDelay.
+					p.removals = false
+					p.publishModel(p.last)
+				}
 				if published != step.accepted {
 					t.Fatalf("step %q: published %v, want %v", step.name, published, step.accepted)
 				}
 				if published {
 					accepted = cloneModel(m)
-					n := len(sink.lastUpdate(FlavourEnvoy).Changes)
 					if step.changes == -1 {
 						step.changes = countResources(t, m)
 					}
@@ -119,4 +124,33 @@ func changeNames(changes []Change) []string {
 		out = append(out, short[c.TypeURL]+"/"+c.Name)
 	}
 	return out
+}
+
+// TestRemovalsGoLast checks make before break: an update that moves a
+// route off a cluster and removes the cluster carries the route, and the
+// cluster's removal follows in an update of its own.
+func TestRemovalsGoLast(t *testing.T) {
+	sink := newRecordingSink(t)
+	p := newTestPublisher(t, sink, nil)
+	m := splitModel(5000, 5000)
+	p.publishModel(m)
+	next := splitModel(10000, 0)
+	r := next.Config.Resolvers["web"]
+	r.Subsets = map[string]discovery.ResolverSubset{"v1": r.Subsets["v1"]}
+	next.Config.Resolvers["web"] = r
+	next.Config.Splitters["web"] = discovery.ServiceSplitter{Name: "web", Splits: []discovery.Split{{Weight: 10000, ServiceSubset: "v1"}}}
+	p.publishModel(next)
+	first := changeNames(sink.lastUpdate(FlavourGRPC).Changes)
+	if !slices.Contains(first, "rds/web") || slices.Contains(first, "cds/web~v2") || slices.Contains(first, "eds/web~v2") {
+		t.Fatalf("first update = %v, want the route without the v2 removals", first)
+	}
+	if !p.removals {
+		t.Fatal("no follow-up publish scheduled for the held removals")
+	}
+	p.removals = false
+	p.publishModel(p.last)
+	if got, want := changeNames(sink.lastUpdate(FlavourGRPC).Changes), []string{"cds/web~v2", "eds/web~v2"}; !slices.Equal(got, want) {
+		t.Fatalf("follow-up update = %v, want %v", got, want)
+	}
+	sink.checkHolds(t, FlavourGRPC, next)
 }
