@@ -14,6 +14,7 @@ type fixtureModel struct {
 	Datacenter string `json:"datacenter"`
 	Services   []struct {
 		Name      string            `json:"name"`
+		Meta      map[string]string `json:"meta"`
 		Instances []fixtureInstance `json:"instances"`
 	} `json:"services"`
 	// Config holds L7 config entries in discovery's own field names.
@@ -46,7 +47,7 @@ func loadModel(path string) (discovery.Model, error) {
 	}
 	m := discovery.Model{Datacenter: f.Datacenter, Config: f.Config}
 	for _, s := range f.Services {
-		svc := discovery.Service{Name: s.Name, Datacenter: f.Datacenter}
+		svc := discovery.Service{Name: s.Name, Datacenter: f.Datacenter, Meta: s.Meta}
 		for _, i := range s.Instances {
 			h, err := parseHealth(i.Health)
 			if err != nil {

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -319,4 +320,38 @@ func hashInput(h discovery.HashPolicy) string {
 		return "source IP"
 	}
 	return h.Field + " " + h.FieldValue
+}
+
+// addTCPListener appends, for a service whose protocol is tcp, the Envoy
+// TCP proxy listener on the port its service meta names, sending every
+// connection to where its default route goes (its one target: a splitter
+// or router needs an HTTP protocol). It notes a missing or unusable port.
+func addTCPListener(res *Resources, svc discovery.Service, p *chain.Plan, opts Options) []string {
+	if !configured(p) || p.Protocol != "tcp" {
+		return nil
+	}
+	raw, ok := svc.Meta[TCPPortMetaKey]
+	if !ok {
+		return []string{fmt.Sprintf("protocol tcp: no TCP listener, the service meta has no %q", TCPPortMetaKey)}
+	}
+	port, err := strconv.ParseUint(raw, 10, 16)
+	if err != nil || port == 0 || uint32(port) == opts.ListenerPort {
+		return []string{fmt.Sprintf("protocol tcp: no TCP listener, service meta %s=%q is not a free port (1-65535, not the HTTP listener's %d)", TCPPortMetaKey, raw, opts.ListenerPort)}
+	}
+	def := p.Routes[len(p.Routes)-1]
+	if len(def.Splits) == 0 {
+		return nil
+	}
+	t := def.Splits[0]
+	cluster := SubsetClusterName(t.Target.Service, t.Target.Subset)
+	if t.Failover {
+		cluster = FailoverClusterName(t.Target.Service, t.Target.Subset)
+	}
+	address := opts.ListenerAddress
+	if address == "" {
+		address = "0.0.0.0"
+	}
+	name := TCPListenerName(svc.Name)
+	res.Listeners = append(res.Listeners, envoy.TCPProxyListener(name, address, uint32(port), name, cluster))
+	return nil
 }

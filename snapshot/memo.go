@@ -228,7 +228,7 @@ func (b *memoBuilder) pending(svc *discovery.Service, old *serviceEntry) (pendin
 // build translates, validates and digests the pending services, in
 // parallel when there are many, and puts their entries in place.
 func (b *memoBuilder) build(todo []pendingService, ed *edits) {
-	entries := newServiceEntries(todo, b.opts.Flavour, b.fp)
+	entries := newServiceEntries(todo, b.opts, b.fp)
 	if len(b.entries) == 0 && len(todo) > 0 {
 		// A first model: size the maps once rather than growing them
 		// through every doubling.

@@ -64,9 +64,13 @@ type serviceEntry struct {
 // inside the service, so checking them here is the same check Validate
 // makes over the whole set. It only reads old, so entries can be built in
 // parallel.
-func newServiceEntry(svc *discovery.Service, flavour Flavour, old *serviceEntry, plan *chain.Plan) *serviceEntry {
+func newServiceEntry(svc *discovery.Service, opts Options, old *serviceEntry, plan *chain.Plan) *serviceEntry {
+	flavour := opts.Flavour
 	var res Resources
 	notes := addPlanUpstreams(&res, *svc, plan, flavour)
+	if flavour == FlavourEnvoy {
+		notes = append(notes, addTCPListener(&res, *svc, plan, opts)...)
+	}
 	kept := nameOnly(old, flavour, plan)
 	var routeNotes []string
 	switch {
@@ -128,11 +132,11 @@ const parallelChunk = 32
 // fingerprints, spread over at most GOMAXPROCS workers when there are more
 // than a chunk of them; a one-service change stays on the caller's
 // goroutine.
-func newServiceEntries(todo []pendingService, flavour Flavour, fp fingerprinter) []*serviceEntry {
+func newServiceEntries(todo []pendingService, opts Options, fp fingerprinter) []*serviceEntry {
 	out := make([]*serviceEntry, len(todo))
 	one := func(i int) {
 		p := &todo[i]
-		e := newServiceEntry(p.svc, flavour, p.old, p.plan)
+		e := newServiceEntry(p.svc, opts, p.old, p.plan)
 		if e.fp = p.fp; !p.hasFP {
 			e.fp = fp.service(p.svc)
 		}

@@ -191,6 +191,19 @@ func mutations() []mutation {
 				m.Config = withConfig(m.Config, func(c *discovery.ConfigEntries) { splitConfig(r, c, svc.Name, pick(r, m).Name) })
 			}
 		}},
+		{"tcp service", func(r *rand.Rand, m *discovery.Model) {
+			svc := pick(r, m)
+			if svc == nil {
+				return
+			}
+			svc.Meta = map[string]string{TCPPortMetaKey: []string{"5432", "10000", "x"}[r.IntN(3)]}
+			name := svc.Name
+			m.Config = withConfig(m.Config, func(c *discovery.ConfigEntries) {
+				c.Defaults[name] = discovery.ServiceDefaults{Name: name, Protocol: "tcp"}
+				delete(c.Splitters, name)
+				delete(c.Routers, name)
+			})
+		}},
 		{"drop config entries", func(r *rand.Rand, m *discovery.Model) {
 			if names := m.Config.Names(); len(names) > 0 {
 				name := names[r.IntN(len(names))]
@@ -233,6 +246,7 @@ func splitConfig(r *rand.Rand, c *discovery.ConfigEntries, service, other string
 		res.LoadBalancer = &discovery.LoadBalancer{Policy: []string{"maglev", "random", "least_request", "ring_hash"}[r.IntN(4)]}
 	}
 	c.Resolvers[service] = res
+	delete(c.Defaults, service) // a tcp protocol would reject the splitter
 	w := r.IntN(10001)
 	splits := []discovery.Split{{Weight: w, ServiceSubset: "a"}, {Weight: 10000 - w, ServiceSubset: "b"}}
 	// A share for another service only goes to one without a splitter,

@@ -17,6 +17,9 @@ import (
 //   - Envoy flavour: one HTTP listener and one route configuration, both named
 //     "http_<port>" ("http_10000"); one virtual host per service, named by the
 //     service.
+//   - Envoy flavour, a service whose service-defaults protocol is tcp: a
+//     TCP proxy listener "tcp_<service>" on the port in its service meta
+//     "switchyard-tcp-port".
 //   - gRPC flavour: an API listener and a route configuration per service, both
 //     named by the service, because a gRPC client dialing xds:///web asks for
 //     the Listener "web".
@@ -46,6 +49,15 @@ func FailoverClusterName(service, subset string) string {
 // listener, and of its route configuration, on a port.
 func EnvoyHTTPListenerName(port uint32) string {
 	return fmt.Sprintf("http_%d", port)
+}
+
+// TCPPortMetaKey is the service meta key that names the port of a tcp
+// service's Envoy listener.
+const TCPPortMetaKey = "switchyard-tcp-port"
+
+// TCPListenerName returns the name of a tcp service's Envoy listener.
+func TCPListenerName(service string) string {
+	return "tcp_" + service
 }
 
 // GRPCListenerName returns the API listener (and route configuration) name a

@@ -42,10 +42,13 @@ func translateEnvoy(m discovery.Model, opts Options) Resources {
 	plans := newPlanner().compile(m.Config, services)
 	res.Warnings = plans.rejectionWarnings()
 	for _, svc := range services {
-		res.Warnings = append(res.Warnings, serviceNotes(svc.Name, addPlanUpstreams(&res, svc, plans.plan(svc.Name), FlavourEnvoy))...)
+		p := plans.plan(svc.Name)
+		notes := addPlanUpstreams(&res, svc, p, FlavourEnvoy)
+		notes = append(notes, addTCPListener(&res, svc, p, opts)...)
+		res.Warnings = append(res.Warnings, serviceNotes(svc.Name, notes)...)
 	}
 	rc, warnings := envoyRoute(services, m.Datacenter, opts, plans)
-	res.Listeners = []types.Resource{envoyListener(opts)}
+	res.Listeners = append([]types.Resource{envoyListener(opts)}, res.Listeners...)
 	res.Routes = []types.Resource{rc}
 	res.Warnings = append(res.Warnings, warnings...)
 	return res
