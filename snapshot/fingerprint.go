@@ -52,6 +52,16 @@ func (f fingerprinter) service(svc *discovery.Service) fingerprint {
 		b = binary.AppendVarint(b, int64(in.Weights.Warning))
 		b = appendString(b, in.Locality.Region)
 		b = appendString(b, in.Locality.Zone)
+		// Subset filters read the node's fields and the checks.
+		b = appendString(b, in.NodeAddress)
+		b = appendMeta(b, in.NodeMeta, f.seeds[2])
+		b = binary.AppendUvarint(b, uint64(len(in.Checks)))
+		for _, c := range in.Checks {
+			b = appendString(b, c.CheckID)
+			b = appendString(b, c.Name)
+			b = appendString(b, c.Status)
+			b = appendString(b, c.ServiceID)
+		}
 	}
 	fp := fingerprint{maphash.Bytes(f.seeds[0], b), maphash.Bytes(f.seeds[1], b)}
 	*bp = b

@@ -191,6 +191,11 @@ func mutations() []mutation {
 				m.Config = withConfig(m.Config, func(c *discovery.ConfigEntries) { splitConfig(r, c, svc.Name, pick(r, m).Name) })
 			}
 		}},
+		{"node meta change", func(r *rand.Rand, m *discovery.Model) {
+			if in := instance(r, m); in != nil {
+				in.NodeMeta = map[string]string{"rack": []string{"r1", "r2"}[r.IntN(2)]}
+			}
+		}},
 		{"tcp service", func(r *rand.Rand, m *discovery.Model) {
 			svc := pick(r, m)
 			if svc == nil {
@@ -238,7 +243,8 @@ func withConfig(cfg *discovery.ConfigEntries, edit func(*discovery.ConfigEntries
 // and a header route to a subset.
 func splitConfig(r *rand.Rand, c *discovery.ConfigEntries, service, other string) {
 	res := discovery.ServiceResolver{Name: service, Subsets: map[string]discovery.ResolverSubset{
-		"a": {Filter: "Service.Port == 8000"}, "b": {Filter: "Service.Port != 8000", OnlyPassing: r.IntN(2) == 0}}}
+		"a": {Filter: []string{"Service.Port == 8000", "Node.Meta.rack == r1"}[r.IntN(2)]},
+		"b": {Filter: "Service.Port != 8000", OnlyPassing: r.IntN(2) == 0}}}
 	if r.IntN(3) == 0 {
 		res.Failover = map[string]discovery.ResolverFailover{"a": {ServiceSubset: "b"}}
 	}
