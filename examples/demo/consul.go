@@ -12,13 +12,14 @@ import (
 // the xds:///echo target the client dials.
 const serviceName = "echo"
 
-// registration describes one echo instance to the Consul agent, with a gRPC
-// health check that probes the backend's overall health status every second.
-func registration(id, address string, port int) *api.AgentServiceRegistration {
+// registration describes one echo instance of service to the Consul agent,
+// with a gRPC health check that probes the backend's overall health status
+// every second.
+func registration(service, id, address string, port int) *api.AgentServiceRegistration {
 	checkAddr := fmt.Sprintf("%s:%d", address, port)
 	return &api.AgentServiceRegistration{
 		ID:      id,
-		Name:    serviceName,
+		Name:    service,
 		Address: address,
 		Port:    port,
 		Meta:    map[string]string{"instance": id},

@@ -90,7 +90,7 @@ func runDemo(ctx context.Context, out io.Writer, cfg runConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	backends, err := startBackends(ctx, out, client, cfg.IDs, &cl)
+	backends, err := startBackends(ctx, out, client, serviceName, cfg.IDs, nil, &cl)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func runDemo(ctx context.Context, out io.Writer, cfg runConfig) (err error) {
 		return err
 	}
 	cl.add("grpc client", cc.Close)
-	t := &traffic{out: out, cc: cc, cfg: cfg, ids: cfg.IDs, start: start}
+	t := &traffic{out: out, cc: cc, cfg: cfg, service: serviceName, ids: cfg.IDs, start: start}
 	if err := t.waitFirstAnswer(ctx); err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
@@ -147,9 +147,10 @@ func startConsul(ctx context.Context, out io.Writer, cfg runConfig, logPath stri
 	return agent, c, nil
 }
 
-// startBackends starts the echo backends on loopback and registers each in
-// Consul with a gRPC health check.
-func startBackends(ctx context.Context, out io.Writer, c *api.Client, ids []string, cl *cleanups) (map[string]*echo.Backend, error) {
+// startBackends starts the echo backends ids on loopback and registers each
+// in Consul as an instance of service with a gRPC health check and, if
+// versions has one for it, its version as Service.Meta.version.
+func startBackends(ctx context.Context, out io.Writer, c *api.Client, service string, ids []string, versions map[string]string, cl *cleanups) (map[string]*echo.Backend, error) {
 	backends := make(map[string]*echo.Backend, len(ids))
 	for _, id := range ids {
 		b, err := echo.Start("127.0.0.1:0", id)
@@ -158,11 +159,16 @@ func startBackends(ctx context.Context, out io.Writer, c *api.Client, ids []stri
 		}
 		cl.add(id, func() error { b.Stop(); return nil })
 		backends[id] = b
-		reg := registration(id, "127.0.0.1", b.Port)
+		reg := registration(service, id, "127.0.0.1", b.Port)
+		version := ""
+		if v, ok := versions[id]; ok {
+			reg.Meta["version"] = v
+			version = " version " + v
+		}
 		if err := c.Agent().ServiceRegisterOpts(reg, api.ServiceRegisterOpts{}.WithContext(ctx)); err != nil {
 			return nil, fmt.Errorf("register %s in consul: %w", id, err)
 		}
-		fmt.Fprintf(out, "backend %s on %s, registered as %q with a gRPC health check\n", id, b.Addr, serviceName)
+		fmt.Fprintf(out, "backend %s on %s, registered as %q%s with a gRPC health check\n", id, b.Addr, service, version)
 	}
 	return backends, nil
 }
