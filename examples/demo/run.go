@@ -35,6 +35,18 @@ type runConfig struct {
 	// check is failed and restored.
 	IDs     []string
 	Failing string
+	// SplitBackends are the instances of the weighted-split act's service,
+	// each with its version; SplitSteps are the splitter settings it
+	// writes, in order.
+	SplitBackends map[string]string
+	SplitSteps    []splitStep
+	// SplitRPCs is the number of RPCs per round of the split act: a
+	// round is also the sample each step is checked on, and the rate
+	// bounds how precisely a step's arrival is timed.
+	SplitRPCs int
+	// SplitTolerance is how many percentage points a version's measured
+	// share may be off its weight.
+	SplitTolerance float64
 }
 
 // newRunCommand builds `demo run`.
@@ -44,14 +56,21 @@ func newRunCommand() *cobra.Command {
 		RPCs: 200, Round: time.Second, Baseline: 3,
 		StartTimeout: 30 * time.Second, Converge: 20 * time.Second,
 		IDs: []string{"echo-1", "echo-2", "echo-3"}, Failing: "echo-2",
+		SplitBackends: map[string]string{"web-1": "v1", "web-2": "v1", "web-3": "v2"},
+		SplitSteps: []splitStep{
+			{{"v1", 90}, {"v2", 10}},
+			{{"v1", 50}, {"v2", 50}},
+			{{"v1", 0}, {"v2", 100}},
+		},
+		SplitRPCs: 1000, SplitTolerance: 5,
 	}
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Run Consul, three echo backends, Switchyard and a proxyless gRPC client, and show traffic follow health",
+		Short: "Run Consul, echo backends, Switchyard and proxyless gRPC clients, and show traffic follow health and a weighted split",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfg.RPCs < 1 || cfg.Round <= 0 || cfg.Baseline < 1 || cfg.StartTimeout <= 0 || cfg.Converge <= 0 {
-				return usageError{errors.New("--rpcs and --baseline-rounds must be at least 1, durations positive")}
+			if cfg.RPCs < 1 || cfg.SplitRPCs < 1 || cfg.Round <= 0 || cfg.Baseline < 1 || cfg.StartTimeout <= 0 || cfg.Converge <= 0 || cfg.SplitTolerance <= 0 {
+				return usageError{errors.New("--rpcs, --split-rpcs and --baseline-rounds must be at least 1, durations and --split-tolerance positive")}
 			}
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), cfg)
 		},
@@ -63,7 +82,9 @@ func newRunCommand() *cobra.Command {
 	f.DurationVar(&cfg.Round, "round", cfg.Round, "time between the starts of two rounds")
 	f.IntVar(&cfg.Baseline, "baseline-rounds", cfg.Baseline, "rounds before echo-2's health check is failed")
 	f.DurationVar(&cfg.StartTimeout, "start-timeout", cfg.StartTimeout, "bound on each start-up wait")
-	f.DurationVar(&cfg.Converge, "converge-timeout", cfg.Converge, "bound on traffic following a health change")
+	f.DurationVar(&cfg.Converge, "converge-timeout", cfg.Converge, "bound on traffic following a health change or a split")
+	f.IntVar(&cfg.SplitRPCs, "split-rpcs", cfg.SplitRPCs, "RPCs per round of the weighted-split act, and the sample each split is checked on")
+	f.Float64Var(&cfg.SplitTolerance, "split-tolerance", cfg.SplitTolerance, "percentage points a version's measured share may be off its split weight")
 	return cmd
 }
 
@@ -121,6 +142,9 @@ func runDemo(ctx context.Context, out io.Writer, cfg runConfig) (err error) {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	if err := t.phases(ctx, backends[cfg.Failing]); err != nil {
+		return fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	if err := runSplit(ctx, out, client, sy.XDSAddr, cfg, start, &cl); err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	return nil
