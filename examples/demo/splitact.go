@@ -198,8 +198,8 @@ func (a *splitAct) summary(base phaseResult, results []stepResult) {
 	for _, r := range results {
 		all.add(r.follow.totals)
 		all.add(r.sample.totals)
-		fmt.Fprintf(a.t.out, "  %-18s in traffic after %4dms, checked %5d RPCs: %s (%d errors on the way)\n",
-			r.step, r.took.Milliseconds(), r.sample.totals.Total, shareList(a.versions, r.sample.totals), r.follow.totals.Failed)
+		fmt.Fprintf(a.t.out, "  %-18s in traffic after %6s, checked %5d RPCs: %s (%d errors on the way)\n",
+			r.step, r.took.Round(time.Millisecond), r.sample.totals.Total, shareList(a.versions, r.sample.totals), r.follow.totals.Failed)
 	}
 	fmt.Fprintln(a.t.out, "  "+errorVerdict(all))
 }
