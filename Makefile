@@ -42,7 +42,8 @@ lint: staticcheck
 test: consul lint
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
-## demo: Consul, three gRPC backends, Switchyard and a proxyless gRPC client, end to end
+## demo: Consul, gRPC backends, Switchyard and proxyless gRPC clients, end to end: traffic follows a
+## failed and restored health check, then a service-splitter moving web from v1 to v2 (90/10, 50/50, 0/100)
 demo: build consul
 	$(GO) build -o bin/switchyard-demo ./examples/demo
 	bin/switchyard-demo run --switchyard bin/switchyard --consul bin/consul

@@ -75,7 +75,7 @@ func runBackend(ctx context.Context, log *slog.Logger, cfg backendConfig) error 
 	if err != nil {
 		return err
 	}
-	reg := registration(cfg.ID, address, b.Port)
+	reg := registration(serviceName, cfg.ID, address, b.Port)
 	if err := register(ctx, log, client, reg, cfg.RegisterTimeout); err != nil {
 		return err
 	}

@@ -22,6 +22,17 @@ type round struct {
 	LastErr string
 	// First and Last are when each backend id first and last answered.
 	First, Last map[string]time.Time
+	// Answers are the answers in the order they came, for analyses that
+	// need more than counts, such as when a split took effect.
+	Answers []answer
+}
+
+// answer is one answered RPC: who answered and when.
+type answer struct {
+	// ID is the backend id, or the version it stands for when the traffic
+	// is counted per version.
+	ID string
+	At time.Time
 }
 
 // newRound returns an empty round, ready to count.
@@ -36,6 +47,7 @@ func (r *round) answered(id string, at time.Time) {
 		r.First[id] = at
 	}
 	r.Last[id] = at
+	r.Answers = append(r.Answers, answer{ID: id, At: at})
 }
 
 // add accumulates o, a later round, into r.
@@ -51,6 +63,7 @@ func (r *round) add(o round) {
 	for id, at := range o.Last {
 		r.Last[id] = at
 	}
+	r.Answers = append(r.Answers, o.Answers...)
 	r.Failed += o.Failed
 	r.Total += o.Total
 	if o.LastErr != "" {

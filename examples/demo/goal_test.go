@@ -118,7 +118,7 @@ func (f *fakeConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.
 
 func fakeTraffic(ids ...string) *traffic {
 	cfg := runConfig{RPCs: 10, Round: time.Millisecond, Converge: 5 * time.Millisecond}
-	return &traffic{out: &bytes.Buffer{}, cc: &fakeConn{ids: ids}, cfg: cfg, ids: demoIDs, start: time.Now()}
+	return &traffic{out: &bytes.Buffer{}, cc: &fakeConn{ids: ids}, cfg: cfg, service: serviceName, ids: demoIDs, start: time.Now()}
 }
 
 func TestConverge(t *testing.T) {

@@ -4,8 +4,11 @@
 // backends registered in Consul with gRPC health checks, and `switchyard
 // serve`; it then dials xds:///echo as a proxyless gRPC client and prints,
 // round by round, where the RPCs land while one backend's health check fails
-// and recovers. `demo backend` runs one registered echo backend for the
-// Docker Compose example.
+// and recovers. A second act registers versions v1 and v2 of service web,
+// writes its service-defaults and service-resolver and walks a
+// service-splitter through 90/10, 50/50 and 0/100, timing and checking each
+// step in the traffic of xds:///web. `demo backend` runs one registered echo
+// backend for the Docker Compose example.
 package main
 
 import (

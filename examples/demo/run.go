@@ -35,6 +35,18 @@ type runConfig struct {
 	// check is failed and restored.
 	IDs     []string
 	Failing string
+	// SplitBackends are the instances of the weighted-split act's service,
+	// each with its version; SplitSteps are the splitter settings it
+	// writes, in order.
+	SplitBackends map[string]string
+	SplitSteps    []splitStep
+	// SplitRPCs is the number of RPCs per round of the split act: a
+	// round is also the sample each step is checked on, and the rate
+	// bounds how precisely a step's arrival is timed.
+	SplitRPCs int
+	// SplitTolerance is how many percentage points a version's measured
+	// share may be off its weight.
+	SplitTolerance float64
 }
 
 // newRunCommand builds `demo run`.
@@ -44,14 +56,21 @@ func newRunCommand() *cobra.Command {
 		RPCs: 200, Round: time.Second, Baseline: 3,
 		StartTimeout: 30 * time.Second, Converge: 20 * time.Second,
 		IDs: []string{"echo-1", "echo-2", "echo-3"}, Failing: "echo-2",
+		SplitBackends: map[string]string{"web-1": "v1", "web-2": "v1", "web-3": "v2"},
+		SplitSteps: []splitStep{
+			{{"v1", 90}, {"v2", 10}},
+			{{"v1", 50}, {"v2", 50}},
+			{{"v1", 0}, {"v2", 100}},
+		},
+		SplitRPCs: 1000, SplitTolerance: 5,
 	}
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Run Consul, three echo backends, Switchyard and a proxyless gRPC client, and show traffic follow health",
+		Short: "Run Consul, echo backends, Switchyard and proxyless gRPC clients, and show traffic follow health and a weighted split",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfg.RPCs < 1 || cfg.Round <= 0 || cfg.Baseline < 1 || cfg.StartTimeout <= 0 || cfg.Converge <= 0 {
-				return usageError{errors.New("--rpcs and --baseline-rounds must be at least 1, durations positive")}
+			if cfg.RPCs < 1 || cfg.SplitRPCs < 1 || cfg.Round <= 0 || cfg.Baseline < 1 || cfg.StartTimeout <= 0 || cfg.Converge <= 0 || cfg.SplitTolerance <= 0 {
+				return usageError{errors.New("--rpcs, --split-rpcs and --baseline-rounds must be at least 1, durations and --split-tolerance positive")}
 			}
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), cfg)
 		},
@@ -63,7 +82,9 @@ func newRunCommand() *cobra.Command {
 	f.DurationVar(&cfg.Round, "round", cfg.Round, "time between the starts of two rounds")
 	f.IntVar(&cfg.Baseline, "baseline-rounds", cfg.Baseline, "rounds before echo-2's health check is failed")
 	f.DurationVar(&cfg.StartTimeout, "start-timeout", cfg.StartTimeout, "bound on each start-up wait")
-	f.DurationVar(&cfg.Converge, "converge-timeout", cfg.Converge, "bound on traffic following a health change")
+	f.DurationVar(&cfg.Converge, "converge-timeout", cfg.Converge, "bound on traffic following a health change or a split")
+	f.IntVar(&cfg.SplitRPCs, "split-rpcs", cfg.SplitRPCs, "RPCs per round of the weighted-split act, and the sample each split is checked on")
+	f.Float64Var(&cfg.SplitTolerance, "split-tolerance", cfg.SplitTolerance, "percentage points a version's measured share may be off its split weight")
 	return cmd
 }
 
@@ -90,7 +111,7 @@ func runDemo(ctx context.Context, out io.Writer, cfg runConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	backends, err := startBackends(ctx, out, client, cfg.IDs, &cl)
+	backends, err := startBackends(ctx, out, client, serviceName, cfg.IDs, nil, &cl)
 	if err != nil {
 		return err
 	}
@@ -116,11 +137,14 @@ func runDemo(ctx context.Context, out io.Writer, cfg runConfig) (err error) {
 		return err
 	}
 	cl.add("grpc client", cc.Close)
-	t := &traffic{out: out, cc: cc, cfg: cfg, ids: cfg.IDs, start: start}
+	t := &traffic{out: out, cc: cc, cfg: cfg, service: serviceName, ids: cfg.IDs, start: start}
 	if err := t.waitFirstAnswer(ctx); err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	if err := t.phases(ctx, backends[cfg.Failing]); err != nil {
+		return fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	if err := runSplit(ctx, out, client, sy.XDSAddr, cfg, start, &cl); err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	return nil
@@ -147,9 +171,10 @@ func startConsul(ctx context.Context, out io.Writer, cfg runConfig, logPath stri
 	return agent, c, nil
 }
 
-// startBackends starts the echo backends on loopback and registers each in
-// Consul with a gRPC health check.
-func startBackends(ctx context.Context, out io.Writer, c *api.Client, ids []string, cl *cleanups) (map[string]*echo.Backend, error) {
+// startBackends starts the echo backends ids on loopback and registers each
+// in Consul as an instance of service with a gRPC health check and, if
+// versions has one for it, its version as Service.Meta.version.
+func startBackends(ctx context.Context, out io.Writer, c *api.Client, service string, ids []string, versions map[string]string, cl *cleanups) (map[string]*echo.Backend, error) {
 	backends := make(map[string]*echo.Backend, len(ids))
 	for _, id := range ids {
 		b, err := echo.Start("127.0.0.1:0", id)
@@ -158,11 +183,16 @@ func startBackends(ctx context.Context, out io.Writer, c *api.Client, ids []stri
 		}
 		cl.add(id, func() error { b.Stop(); return nil })
 		backends[id] = b
-		reg := registration(id, "127.0.0.1", b.Port)
+		reg := registration(service, id, "127.0.0.1", b.Port)
+		version := ""
+		if v, ok := versions[id]; ok {
+			reg.Meta["version"] = v
+			version = " version " + v
+		}
 		if err := c.Agent().ServiceRegisterOpts(reg, api.ServiceRegisterOpts{}.WithContext(ctx)); err != nil {
 			return nil, fmt.Errorf("register %s in consul: %w", id, err)
 		}
-		fmt.Fprintf(out, "backend %s on %s, registered as %q with a gRPC health check\n", id, b.Addr, serviceName)
+		fmt.Fprintf(out, "backend %s on %s, registered as %q%s with a gRPC health check\n", id, b.Addr, service, version)
 	}
 	return backends, nil
 }

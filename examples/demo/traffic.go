@@ -24,11 +24,19 @@ const (
 
 // traffic sends rounds of RPCs through the xDS client and prints them.
 type traffic struct {
-	out   io.Writer
-	cc    grpc.ClientConnInterface
-	cfg   runConfig
-	ids   []string
-	start time.Time
+	out io.Writer
+	cc  grpc.ClientConnInterface
+	cfg runConfig
+	// service is the Consul service cc dials, as xds:///<service>.
+	service string
+	// ids are what the chart shows a bar for: backend ids, or versions when
+	// versionOf is set.
+	ids []string
+	// versionOf, when set, maps each backend id to its version, and rounds
+	// count answers per version rather than per backend; an id it lacks is
+	// counted as itself, so a stray answer shows.
+	versionOf map[string]string
+	start     time.Time
 }
 
 // phaseResult is what the summary says about one phase.
@@ -51,17 +59,17 @@ func (t *traffic) waitFirstAnswer(ctx context.Context) error {
 		id, err := echo.Call(callCtx, t.cc)
 		callCancel()
 		if err == nil {
-			fmt.Fprintf(t.out, "client: first answer through xds:///%s from %s after %s\n", serviceName, id, time.Since(began).Round(time.Millisecond))
+			fmt.Fprintf(t.out, "client: first answer through xds:///%s from %s after %s\n", t.service, id, time.Since(began).Round(time.Millisecond))
 			return nil
 		}
 		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("no answer through xds:///%s within %s: %w (last error: %v)", serviceName, t.cfg.StartTimeout, ctx.Err(), last)
+			return fmt.Errorf("no answer through xds:///%s within %s: %w (last error: %v)", t.service, t.cfg.StartTimeout, ctx.Err(), last)
 		case <-time.After(firstAnswerPoll):
 		}
 	}
-	return fmt.Errorf("no answer through xds:///%s (last error: %w)", serviceName, last)
+	return fmt.Errorf("no answer through xds:///%s (last error: %w)", t.service, last)
 }
 
 // phases runs the baseline, fails the health of failing, waits for its
@@ -180,10 +188,19 @@ func (t *traffic) round(ctx context.Context) (round, error) {
 			r.LastErr = status.Code(err).String()
 			continue
 		}
-		r.answered(id, time.Now())
+		r.answered(t.key(id), time.Now())
 	}
 	fmt.Fprintln(t.out, chartLine(time.Since(t.start), t.ids, r))
 	return r, nil
+}
+
+// key is what an answer from backend id counts as: its version when the
+// traffic is counted per version, else id itself.
+func (t *traffic) key(id string) string {
+	if v, ok := t.versionOf[id]; ok {
+		return v
+	}
+	return id
 }
 
 // summary prints one line per phase, the grand total and whether any RPC
