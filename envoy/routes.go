@@ -4,8 +4,10 @@ import (
 	"regexp"
 	"strings"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 )
 
 // methodHeader is the pseudo-header Envoy matches the HTTP method against.
@@ -34,6 +36,10 @@ type RouteMatch struct {
 	QueryParams []QueryParamMatch
 	// Methods, if any, are the HTTP methods accepted, e.g. GET and POST.
 	Methods []string
+	// NeverMatches makes the route match no request (a runtime fraction
+	// of 0 %): it only keeps its clusters in a gRPC client's config, so
+	// that a later route sending traffic to them finds them ready.
+	NeverMatches bool
 }
 
 // HeaderMatch matches one request header. At most one of Present, Exact,
@@ -99,6 +105,12 @@ func routeMatch(m RouteMatch) *routev3.RouteMatch {
 	}
 	for _, q := range m.QueryParams {
 		rm.QueryParameters = append(rm.QueryParameters, queryParameterMatcher(q))
+	}
+	if m.NeverMatches {
+		rm.RuntimeFraction = &corev3.RuntimeFractionalPercent{
+			DefaultValue: &typev3.FractionalPercent{Numerator: 0, Denominator: typev3.FractionalPercent_HUNDRED},
+			RuntimeKey:   "switchyard.never_matches",
+		}
 	}
 	return rm
 }

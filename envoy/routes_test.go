@@ -263,3 +263,19 @@ func TestVirtualHostWithRoutes(t *testing.T) {
 		})
 	}
 }
+
+// TestRouteNeverMatches checks that a route kept only for its clusters
+// carries a 0 % runtime fraction and stays valid.
+func TestRouteNeverMatches(t *testing.T) {
+	r := Routes([]RouteSpec{{Match: RouteMatch{NeverMatches: true}, Action: RouteAction{Clusters: []WeightedCluster{{Name: "a", Weight: 1}, {Name: "b", Weight: 1}}}}})[0]
+	if err := r.ValidateAll(); err != nil {
+		t.Fatal(err)
+	}
+	f := r.GetMatch().GetRuntimeFraction().GetDefaultValue()
+	if f == nil || f.GetNumerator() != 0 {
+		t.Errorf("runtime fraction = %v, want 0 %%", f)
+	}
+	if got := len(r.GetRoute().GetWeightedClusters().GetClusters()); got != 2 {
+		t.Errorf("clusters = %d, want 2", got)
+	}
+}

@@ -170,7 +170,53 @@ func planRoutes(p *chain.Plan, flavour Flavour) ([]*routev3.Route, []string) {
 			specs = append(specs, envoy.RouteSpec{Match: match, Action: action})
 		}
 	}
+	if flavour == FlavourGRPC {
+		if warm, ok := warmRoute(p); ok {
+			specs = append(specs, warm)
+		}
+	}
 	return envoy.Routes(specs), notes
+}
+
+// warmRoute returns, for gRPC clients, a route that matches nothing and
+// references every cluster the service owns that no other route sends
+// to. A gRPC client only builds the clusters its routes reference, and a
+// route that starts sending to one it has not built fails RPCs picked for
+// it until it has ("unknown cluster selected for RPC"); with every subset
+// always referenced, shifting weights between them never meets a cluster
+// the client does not have yet.
+func warmRoute(p *chain.Plan) (envoy.RouteSpec, bool) {
+	used := map[string]bool{}
+	for _, r := range p.Routes {
+		for _, s := range r.Splits {
+			used[splitClusterName(s)] = true
+		}
+	}
+	var clusters []envoy.WeightedCluster
+	for _, c := range p.Clusters {
+		names := []string{SubsetClusterName(c.Target.Service, c.Target.Subset)}
+		if len(c.Failover) > 0 {
+			names = append(names, FailoverClusterName(c.Target.Service, c.Target.Subset))
+		}
+		for _, n := range names {
+			if !used[n] {
+				clusters = append(clusters, envoy.WeightedCluster{Name: n, Weight: 1})
+			}
+		}
+	}
+	if len(clusters) == 0 {
+		return envoy.RouteSpec{}, false
+	}
+	return envoy.RouteSpec{Match: envoy.RouteMatch{NeverMatches: true}, Action: envoy.RouteAction{Clusters: clusters}}, true
+}
+
+// splitClusterName is the cluster a route's share goes to: the target's,
+// or its failover cluster when it has one.
+func splitClusterName(s chain.WeightedTarget) string {
+	if s.Failover {
+		return FailoverClusterName(s.Target.Service, s.Target.Subset)
+	}
+	return SubsetClusterName(s.Target.Service, s.Target.Subset)
 }
 
 // routeMatch translates a router match; nil matches everything.
@@ -221,11 +267,7 @@ func routeAction(r chain.Route, flavour Flavour) (envoy.RouteAction, []string) {
 	var notes []string
 	a := envoy.RouteAction{PrefixRewrite: r.PrefixRewrite}
 	for _, s := range r.Splits {
-		name := SubsetClusterName(s.Target.Service, s.Target.Subset)
-		if s.Failover {
-			name = FailoverClusterName(s.Target.Service, s.Target.Subset)
-		}
-		a.Clusters = append(a.Clusters, envoy.WeightedCluster{Name: name, Weight: uint32(s.Weight)})
+		a.Clusters = append(a.Clusters, envoy.WeightedCluster{Name: splitClusterName(s), Weight: uint32(s.Weight)})
 	}
 	if flavour == FlavourEnvoy {
 		a.Timeout = r.RequestTimeout
@@ -342,11 +384,7 @@ func addTCPListener(res *Resources, svc discovery.Service, p *chain.Plan, opts O
 	if len(def.Splits) == 0 {
 		return nil
 	}
-	t := def.Splits[0]
-	cluster := SubsetClusterName(t.Target.Service, t.Target.Subset)
-	if t.Failover {
-		cluster = FailoverClusterName(t.Target.Service, t.Target.Subset)
-	}
+	cluster := splitClusterName(def.Splits[0])
 	address := opts.ListenerAddress
 	if address == "" {
 		address = "0.0.0.0"
