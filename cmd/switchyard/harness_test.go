@@ -223,3 +223,50 @@ func durationStats(ds []time.Duration) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// registerMeta is register with service meta (for example {"version":
+// "v1"}), which resolver subset filters select on.
+func (c *consulFixture) registerMeta(t *testing.T, service, id string, port int, meta map[string]string) {
+	t.Helper()
+	err := c.client.Agent().ServiceRegister(&api.AgentServiceRegistration{
+		ID: id, Name: service, Address: "127.0.0.1", Port: port, Meta: meta,
+		Check: &api.AgentServiceCheck{CheckID: "ttl:" + id, TTL: "10m", Status: api.HealthPassing},
+	})
+	if err != nil {
+		t.Fatalf("register %s: %v", id, err)
+	}
+}
+
+// startVersionedBackends starts an echo backend per id and registers each
+// as an instance of service with meta {"version": versions[id]}.
+func startVersionedBackends(t *testing.T, c *consulFixture, service string, versions map[string]string) map[string]*echo.Backend {
+	t.Helper()
+	out := map[string]*echo.Backend{}
+	for _, id := range slices.Sorted(maps.Keys(versions)) {
+		b, err := echo.Start("127.0.0.1:0", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.Stop)
+		c.registerMeta(t, service, id, b.Port, map[string]string{"version": versions[id]})
+		out[id] = b
+	}
+	return out
+}
+
+// setEntry writes a config entry to Consul, failing the test if Consul
+// refuses it.
+func (c *consulFixture) setEntry(t *testing.T, entry api.ConfigEntry) {
+	t.Helper()
+	if _, _, err := c.client.ConfigEntries().Set(entry, nil); err != nil {
+		t.Fatalf("write %s %q: %v", entry.GetKind(), entry.GetName(), err)
+	}
+}
+
+// deleteEntry deletes a config entry from Consul.
+func (c *consulFixture) deleteEntry(t *testing.T, kind, name string) {
+	t.Helper()
+	if _, err := c.client.ConfigEntries().Delete(kind, name, nil); err != nil {
+		t.Fatalf("delete %s %q: %v", kind, name, err)
+	}
+}
