@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,15 +62,6 @@ func sum(m map[string]int) int {
 	return n
 }
 
-// newClusterRace is the error gRPC-Go (v1.85) fails an RPC with when a
-// route update adds a cluster: the channel switches to the new config
-// selector (clientconn.go, applyServiceConfigAndBalancer) before the
-// xds_cluster_manager balancer has a child for the new cluster
-// (bw.updateClientConnState runs after), so an RPC picked in between
-// finds no child. grpc-java fixed the same race by adding the cluster to
-// the service config before switching selectors (grpc-java #11947).
-const newClusterRace = `unknown cluster selected for RPC: "cluster:web~v1"`
-
 // routedClusters lists the clusters that the routes of one virtual host
 // of a route configuration send requests to (with a weight above 0),
 // sorted and without duplicates.
@@ -108,17 +98,16 @@ func routedClusters(s simenvoy.State, routeConfig, vhost string) []string {
 // simulated client in the gRPC group (which subscribes to every cluster;
 // it does not follow API listeners to their routes) still gets web~v1 and
 // its endpoints, and a simulated Envoy shows web's routes no longer send
-// to it. Going back to 50/50 adds web~v1 to the clients' routes again,
-// which hits a gRPC-Go race (see newClusterRace): failures in that phase
-// are counted and logged, and any failure of another kind, or more than
-// 5 % of the phase, fails the test. Once v1 is back, a health change in it
-// reaches every client.
+// to it. Going back to 50/50 sends to web~v1 again: gRPC-Go (v1.85) fails
+// RPCs picked for a cluster its balancer has not built yet ("unknown
+// cluster selected for RPC"), which Switchyard avoids by keeping every
+// subset referenced from a route that never matches, so no phase may fail
+// any RPC. Once v1 is back, a health change in it reaches every client.
 func TestL7SplitChangesUnderLoad(t *testing.T) {
 	const (
 		conns, workersPerConn = 4, 4
 		phaseLength           = 1500 * time.Millisecond
 		minRate               = 500.0
-		cleanPhases           = 3
 	)
 	splits := [][2]float32{{90, 10}, {50, 50}, {0, 100}, {50, 50}}
 
@@ -161,7 +150,7 @@ func TestL7SplitChangesUnderLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	phaseStart = append(phaseStart, time.Now())
-	reportLoad(t, splits, phaseStart, results, cleanPhases, minRate)
+	reportLoad(t, splits, phaseStart, results, minRate)
 
 	f.c.setHealth(t, "web-1", api.HealthCritical)
 	for i, cc := range ccs {
@@ -196,11 +185,8 @@ func checkV1Idle(t *testing.T, f *l7Fixture, ccs []*grpc.ClientConn, envoyProbe,
 }
 
 // reportLoad logs each phase's RPCs, rate, share and failures, and checks
-// the overall rate, that the first cleanPhases phases failed no RPC, and
-// that the later ones failed only on newClusterRace, on at most 5 % of
-// their RPCs (the race lasts milliseconds; a cluster that never came
-// back would fail half of them).
-func reportLoad(t *testing.T, splits [][2]float32, phaseStart []time.Time, results []loadResult, cleanPhases int, minRate float64) {
+// the overall rate and that no phase failed any RPC.
+func reportLoad(t *testing.T, splits [][2]float32, phaseStart []time.Time, results []loadResult, minRate float64) {
 	t.Helper()
 	all := 0
 	for p := range splits {
@@ -220,17 +206,7 @@ func reportLoad(t *testing.T, splits [][2]float32, phaseStart []time.Time, resul
 			p, splits[p][0], splits[p][1], length.Round(time.Millisecond), n, float64(n)/length.Seconds(),
 			failed, 100*share(answers, "v1"), groups(answers))
 		for msg, k := range errs {
-			switch {
-			case p < cleanPhases:
-				t.Errorf("phase %d: %d RPCs failed: %s", p, k, msg)
-			case !strings.Contains(msg, newClusterRace):
-				t.Errorf("phase %d: %d RPCs failed other than on gRPC-Go's new-cluster race: %s", p, k, msg)
-			default:
-				t.Logf("phase %d: %d RPCs (%.2f%%) failed on gRPC-Go's new-cluster race: %s", p, k, 100*float64(k)/float64(n), msg)
-			}
-		}
-		if p >= cleanPhases && failed*20 > n {
-			t.Errorf("phase %d: %d of %d RPCs failed, more than 5 %%", p, failed, n)
+			t.Errorf("phase %d: %d RPCs failed: %s", p, k, msg)
 		}
 	}
 	elapsed := phaseStart[len(phaseStart)-1].Sub(phaseStart[0])
