@@ -179,8 +179,8 @@ func planRoutes(p *chain.Plan, flavour Flavour) ([]*routev3.Route, []string) {
 }
 
 // warmRoute returns, for gRPC clients, a route that matches nothing and
-// references every cluster the service owns that no other route sends
-// to. A gRPC client only builds the clusters its routes reference, and a
+// references every cluster the service owns, and every target the plan
+// warms, that no other route sends to. A gRPC client only builds the clusters its routes reference, and a
 // route that starts sending to one it has not built fails RPCs picked for
 // it until it has ("unknown cluster selected for RPC"); with every subset
 // always referenced, shifting weights between them never meets a cluster
@@ -192,16 +192,21 @@ func warmRoute(p *chain.Plan) (envoy.RouteSpec, bool) {
 			used[splitClusterName(s)] = true
 		}
 	}
-	var clusters []envoy.WeightedCluster
+	var names []string
 	for _, c := range p.Clusters {
-		names := []string{SubsetClusterName(c.Target.Service, c.Target.Subset)}
+		names = append(names, SubsetClusterName(c.Target.Service, c.Target.Subset))
 		if len(c.Failover) > 0 {
 			names = append(names, FailoverClusterName(c.Target.Service, c.Target.Subset))
 		}
-		for _, n := range names {
-			if !used[n] {
-				clusters = append(clusters, envoy.WeightedCluster{Name: n, Weight: 1})
-			}
+	}
+	for _, s := range p.Warm {
+		names = append(names, splitClusterName(s))
+	}
+	var clusters []envoy.WeightedCluster
+	for _, n := range names {
+		if !used[n] {
+			used[n] = true
+			clusters = append(clusters, envoy.WeightedCluster{Name: n, Weight: 1})
 		}
 	}
 	if len(clusters) == 0 {

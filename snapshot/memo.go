@@ -67,7 +67,7 @@ type memoBuilder struct {
 // newMemoBuilder returns an empty builder for one flavour.
 func newMemoBuilder(opts Options) *memoBuilder {
 	b := &memoBuilder{opts: opts, fp: newFingerprinter(), entries: map[string]*serviceEntry{}, failing: map[string]*serviceEntry{},
-		planner: newPlanner(), noted: map[string]*serviceEntry{}}
+		planner: newPlanner(opts.Flavour == FlavourGRPC), noted: map[string]*serviceEntry{}}
 	for typ := range b.types {
 		b.types[typ].items = map[string]builtResource{}
 	}
@@ -97,7 +97,7 @@ func (b *memoBuilder) rebuild(m discovery.Model) (built, error) {
 	}
 	b.inSync, b.sink.ref = true, nil
 	replanned := false
-	if topology || m.Config != b.config || b.plans.plans == nil {
+	if topology || m.Config != b.config || b.plans.plans == nil || b.plans.unsettled {
 		todo, replanned = b.replan(m.Config, services, todo)
 	}
 	todo = b.withPlans(todo)

@@ -17,6 +17,9 @@ type planSet struct {
 	// rejected holds, by service, why its entries cannot be applied now;
 	// such a service keeps its last good plan (see planner).
 	rejected map[string]error
+	// unsettled is set when some plan is a warming step, to be followed
+	// by the plan itself on the next compile.
+	unsettled bool
 }
 
 // plan returns a service's plan, nil when it routes plainly.
@@ -35,11 +38,17 @@ func configured(p *chain.Plan) bool {
 // the service's routing as it was. It is not safe for concurrent use.
 type planner struct {
 	last map[string]*chain.Plan
+	// warmFirst makes a plan that starts routing to another service's
+	// target go out in two steps (see warmStep); given is what compile
+	// last returned for each service.
+	warmFirst bool
+	given     map[string]*chain.Plan
 }
 
-// newPlanner returns a planner that remembers nothing yet.
-func newPlanner() *planner {
-	return &planner{last: map[string]*chain.Plan{}}
+// newPlanner returns a planner that remembers nothing yet; with warmFirst
+// it warms new targets before routing to them, for gRPC clients.
+func newPlanner(warmFirst bool) *planner {
+	return &planner{last: map[string]*chain.Plan{}, warmFirst: warmFirst, given: map[string]*chain.Plan{}}
 }
 
 // compile plans every registered service that has config entries. A
@@ -69,7 +78,68 @@ func (pl *planner) compile(cfg *discovery.ConfigEntries, services []discovery.Se
 			delete(pl.last, name)
 		}
 	}
+	if pl.warmFirst {
+		pl.warm(&ps, cfg, exists)
+	}
 	return ps
+}
+
+// warm replaces, for each service whose plan starts routing to a target
+// of another service that its previous plan neither routed to nor warmed,
+// the plan by a warming step: the previous routes, the new clusters, and
+// the new targets warmed. A gRPC client builds only the clusters its
+// routes reference, and fails RPCs picked for one it has not built yet;
+// the step lets it build them first. The planner then reports the set
+// unsettled, and the next compile gives the plan itself.
+func (pl *planner) warm(ps *planSet, cfg *discovery.ConfigEntries, exists func(string) bool) {
+	for name, p := range ps.plans {
+		prev, ok := pl.given[name]
+		if !ok || prev == p {
+			continue
+		}
+		if fresh := newTargets(prev, p); len(fresh) > 0 && stillRoutable(prev, cfg, exists) {
+			ps.plans[name] = warmStep(prev, p, fresh)
+			ps.unsettled = true
+		}
+	}
+	pl.given = maps.Clone(ps.plans)
+}
+
+// newTargets lists the targets of other services next routes to that
+// prev neither routes to nor warms.
+func newTargets(prev, next *chain.Plan) []chain.WeightedTarget {
+	known := map[string]bool{}
+	for _, s := range append(prev.Routed(), prev.Warm...) {
+		known[splitClusterName(s)] = true
+	}
+	var out []chain.WeightedTarget
+	for _, s := range next.Routed() {
+		if s.Target.Service != next.Service && !known[splitClusterName(s)] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// warmStep returns next's clusters with prev's routes, the clusters prev's
+// routes still need, and fresh warmed.
+func warmStep(prev, next *chain.Plan, fresh []chain.WeightedTarget) *chain.Plan {
+	step := *next
+	step.Routes = prev.Routes
+	step.Warm = append(slices.Clone(prev.Warm), fresh...)
+	for _, s := range prev.Routed() {
+		t := s.Target
+		if t.Service != next.Service {
+			continue
+		}
+		if _, ok := step.Cluster(t); ok {
+			continue
+		}
+		if c, ok := prev.Cluster(t); ok {
+			step.Clusters = append(slices.Clone(step.Clusters), c)
+		}
+	}
+	return &step
 }
 
 // registeredFunc returns a lookup of the service names of a model.

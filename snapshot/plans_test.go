@@ -98,3 +98,68 @@ func containsLine(lines []string, want string) bool {
 	}
 	return false
 }
+
+// TestNewTargetIsWarmedFirst checks that when a service's routes start
+// sending to another service, gRPC clients first get the old routes with
+// the new cluster referenced by a route that never matches, and the new
+// routes only on the next build; Envoy clients get the new routes at once.
+func TestNewTargetIsWarmedFirst(t *testing.T) {
+	m := splitModel(5000, 5000)
+	next := splitModel(5000, 5000)
+	next.Config.Splitters["web"] = discovery.ServiceSplitter{Name: "web", Splits: []discovery.Split{
+		{Weight: 5000, ServiceSubset: "v1"}, {Weight: 5000, Service: "api"}}}
+
+	envoyB := newMemoBuilder(Options{Flavour: FlavourEnvoy, ListenerPort: 10000})
+	for _, model := range []discovery.Model{m, next} {
+		if _, err := envoyB.rebuild(model); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if envoyB.plans.unsettled {
+		t.Error("the Envoy flavour warms, want the new routes at once")
+	}
+
+	b := newMemoBuilder(Options{Flavour: FlavourGRPC})
+	if _, err := b.rebuild(m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.rebuild(next); err != nil {
+		t.Fatal(err)
+	}
+	if !b.plans.unsettled {
+		t.Fatal("no warming step for a share of another service")
+	}
+	if got, want := grpcWeights(t, b, "web"), map[string]uint32{"web~v1": 5000, "web~v2": 5000}; !maps.Equal(got, want) {
+		t.Errorf("warming step routes %v, want the old %v", got, want)
+	}
+	if !warms(t, b, "web", "api") {
+		t.Error("warming step does not reference cluster api from a route that never matches")
+	}
+	if _, err := b.rebuild(next); err != nil {
+		t.Fatal(err)
+	}
+	if b.plans.unsettled {
+		t.Error("still unsettled after the step")
+	}
+	if got, want := grpcWeights(t, b, "web"), map[string]uint32{"web~v1": 5000, "api": 5000}; !maps.Equal(got, want) {
+		t.Errorf("after the step routes %v, want %v", got, want)
+	}
+}
+
+// warms reports whether a gRPC service's route configuration references
+// cluster from a route that never matches.
+func warms(t *testing.T, b *memoBuilder, service, cluster string) bool {
+	t.Helper()
+	rc := b.current(types.Route)[service].res.(*routev3.RouteConfiguration)
+	for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
+		if r.GetMatch().GetRuntimeFraction() == nil {
+			continue
+		}
+		for _, wc := range r.GetRoute().GetWeightedClusters().GetClusters() {
+			if wc.GetName() == cluster {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -26,6 +26,10 @@ type PublisherConfig struct {
 	Logger   *slog.Logger
 	// Registerer registers the publisher's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// SettleDelay is how long gRPC clients get to build the clusters of a
+	// target a route is about to send to before the route does (see
+	// planner.warm); zero means DefaultSettleDelay.
+	SettleDelay time.Duration
 	// RemovalDelay is how long clusters and endpoint assignments removed
 	// by an update that also changes other resources are kept, so that
 	// clients take the routes that stop using them first (make before
@@ -35,6 +39,9 @@ type PublisherConfig struct {
 
 // DefaultRemovalDelay is PublisherConfig.RemovalDelay's default.
 const DefaultRemovalDelay = time.Second
+
+// DefaultSettleDelay is PublisherConfig.SettleDelay's default.
+const DefaultSettleDelay = 200 * time.Millisecond
 
 // PublishStatus is what the publisher has in force.
 type PublishStatus struct {
@@ -75,9 +82,10 @@ type Publisher struct {
 	// that publishes touches them.
 	builders map[Flavour]*memoBuilder
 	// removals is set while some flavour holds back removals for a
-	// follow-up publish; last is the model published last.
-	removals bool
-	last     discovery.Model
+	// follow-up publish, settle while one published a warming step;
+	// last is the model published last.
+	removals, settle bool
+	last             discovery.Model
 
 	mu     sync.Mutex
 	status PublishStatus
@@ -96,6 +104,9 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	}
 	if cfg.RemovalDelay <= 0 {
 		cfg.RemovalDelay = DefaultRemovalDelay
+	}
+	if cfg.SettleDelay <= 0 {
+		cfg.SettleDelay = DefaultSettleDelay
 	}
 	builders := make(map[Flavour]*memoBuilder, len(Flavours()))
 	for _, f := range Flavours() {
@@ -147,7 +158,11 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 				pending = nil
 			}
 		}
-		if p.removals {
+		switch {
+		case p.settle:
+			p.settle = false
+			followUp.Reset(p.cfg.SettleDelay)
+		case p.removals:
 			p.removals = false
 			followUp.Reset(p.cfg.RemovalDelay)
 		}
@@ -175,6 +190,7 @@ func (p *Publisher) publishModel(m discovery.Model) {
 func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 	start := time.Now()
 	builder := p.builders[f]
+	settles := builder.plans.unsettled
 	b, err := builder.rebuild(m)
 	if err != nil {
 		return err
@@ -194,9 +210,10 @@ func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 		p.log.Warn("model partly translated", "flavour", f.String(), "warning", w)
 	}
 	changes, held := builder.changes(), []Change(nil)
-	if !builder.holding {
+	if !builder.holding || settles {
 		// Removals held once go with the next publish, whatever else it
-		// carries, so that steady churn cannot hold them for ever.
+		// carries, so that steady churn cannot hold them for ever; but
+		// not with the routes a warming step led up to.
 		changes, held = holdRemovals(changes)
 	}
 	if len(held) > 0 {
@@ -206,6 +223,7 @@ func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 		return fmt.Errorf("publish %s: %w", f, err)
 	}
 	builder.accept(changes)
+	p.settle = p.settle || builder.plans.unsettled
 	builder.holding = len(held) > 0
 	if len(held) > 0 {
 		builder.hold(held)

@@ -39,7 +39,7 @@ func Translate(m discovery.Model, opts Options) (Resources, error) {
 func translateEnvoy(m discovery.Model, opts Options) Resources {
 	var res Resources
 	services := sortedServices(m.Services)
-	plans := newPlanner().compile(m.Config, services)
+	plans := newPlanner(false).compile(m.Config, services)
 	res.Warnings = plans.rejectionWarnings()
 	for _, svc := range services {
 		p := plans.plan(svc.Name)
@@ -120,7 +120,7 @@ func takenDomain(owner map[string]string, domains []string) string {
 func translateGRPC(m discovery.Model) Resources {
 	var res Resources
 	services := sortedServices(m.Services)
-	plans := newPlanner().compile(m.Config, services)
+	plans := newPlanner(false).compile(m.Config, services)
 	res.Warnings = plans.rejectionWarnings()
 	for _, svc := range services {
 		p := plans.plan(svc.Name)

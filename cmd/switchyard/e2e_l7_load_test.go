@@ -216,3 +216,67 @@ func reportLoad(t *testing.T, splits [][2]float32, phaseStart []time.Time, resul
 		t.Errorf("load reached %.0f RPCs/s, want at least %.0f", rate, minRate)
 	}
 }
+
+// TestL7ShiftToAnotherServiceUnderLoad runs gRPC clients flat out while
+// web's splitter starts sending to another service, then everything, then
+// nothing again. A gRPC client builds only the clusters its routes
+// reference and fails RPCs picked for one it has not built yet, so
+// Switchyard first sends gRPC clients the old routes with the new cluster
+// referenced from a route that never matches, and the new routes a
+// moment later: no phase may fail any RPC.
+func TestL7ShiftToAnotherServiceUnderLoad(t *testing.T) {
+	const (
+		conns, workersPerConn = 4, 4
+		phaseLength           = 1500 * time.Millisecond
+		minRate               = 500.0
+	)
+	toOther := func(webShare float32) *api.ServiceSplitterConfigEntry {
+		return &api.ServiceSplitterConfigEntry{Kind: api.ServiceSplitter, Name: "web", Splits: []api.ServiceSplit{
+			{Weight: webShare, ServiceSubset: "v1"}, {Weight: 100 - webShare, Service: "other"}}}
+	}
+	// The labels are web's share and other's.
+	splits := [][2]float32{{100, 0}, {50, 50}, {0, 100}, {100, 0}}
+	f := startL7(t)
+	f.c.setEntry(t, toOther(100))
+	var ccs []*grpc.ClientConn
+	for i := range conns {
+		cc := dialXDS(t, f.sy.app.XDSAddr(), fmt.Sprintf("shift-%d", i), "web")
+		waitUntil(t, "web's v1 alone answers", func() bool { return servedBy(spread(t, cc, 30), "web-1", "web-2") })
+		ccs = append(ccs, cc)
+	}
+	var phase atomic.Int32
+	stop := make(chan struct{})
+	results := make([]loadResult, conns*workersPerConn)
+	var wg sync.WaitGroup
+	phaseStart := []time.Time{time.Now()}
+	for i := range results {
+		wg.Go(func() { results[i] = loadWorker(ccs[i%conns], &phase, len(splits), stop) })
+	}
+	timer := time.NewTimer(phaseLength)
+	for p := 1; p < len(splits); p++ {
+		<-timer.C
+		phase.Store(int32(p))
+		phaseStart = append(phaseStart, time.Now())
+		f.c.setEntry(t, toOther(splits[p][0]))
+		timer.Reset(phaseLength)
+	}
+	<-timer.C
+	close(stop)
+	wg.Wait()
+	phaseStart = append(phaseStart, time.Now())
+	reportLoad(t, splits, phaseStart, results, minRate)
+	for _, p := range []int{1, 2} {
+		got := 0
+		for _, r := range results {
+			got += r.answers[p]["other-1"] + r.answers[p]["other-2"]
+		}
+		if got == 0 {
+			t.Errorf("phase %d: other answered no RPC", p)
+		}
+	}
+	for i, cc := range ccs {
+		waitUntil(t, fmt.Sprintf("client shift-%d: back on web's v1 alone", i), func() bool {
+			return servedBy(spread(t, cc, 50), "web-1", "web-2")
+		})
+	}
+}

@@ -93,6 +93,26 @@ type Plan struct {
 	// Configured is set when any config entry applies to the service; a
 	// plan without one routes everything to the whole service.
 	Configured bool
+	// Warm lists shares (their weights unused) of other services' targets
+	// that gRPC clients should build without sending them traffic yet,
+	// because the next plan of the service routes to them (see Routed).
+	Warm []WeightedTarget
+}
+
+// Routed returns the shares of a plan's routes, each target once, in
+// route order.
+func (p *Plan) Routed() []WeightedTarget {
+	var out []WeightedTarget
+	seen := map[Target]bool{}
+	for _, r := range p.Routes {
+		for _, s := range r.Splits {
+			if !seen[s.Target] {
+				seen[s.Target] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // Cluster returns the plan's cluster of a target, and false if the plan
