@@ -1,6 +1,11 @@
 package snapshot
 
 import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"maps"
 	"strings"
 	"testing"
@@ -162,4 +167,41 @@ func warms(t *testing.T, b *memoBuilder, service, cluster string) bool {
 		}
 	}
 	return false
+}
+
+// TestPublisherReportsRejectedEntries checks that a rejected entry shows
+// in the status (naming entry and field), in the gauge and in the log,
+// once, and that fixing it clears all three.
+func TestPublisherReportsRejectedEntries(t *testing.T) {
+	var logs strings.Builder
+	reg := prometheus.NewRegistry()
+	p, err := NewPublisher(PublisherConfig{
+		Sink: newRecordingSink(t), Translate: Options{ListenerPort: 10000}, Registerer: reg,
+		Quiet: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := func() float64 { return testutil.ToFloat64(p.metrics.rejected) }
+	p.publishModel(splitModel(8000, 2000))
+	p.publishModel(splitModel(8000, 1000))
+	p.publishModel(splitModel(8000, 1000))
+	want := `service-splitter "web": Splits: weights sum to 90.00, want 100`
+	if got := p.Status().Services["web"].Rejected; got != want {
+		t.Errorf("status rejected = %q, want %q", got, want)
+	}
+	if gauge() != 1 {
+		t.Errorf("rejected gauge = %v, want 1", gauge())
+	}
+	if n := strings.Count(logs.String(), "config entry rejected"); n != 1 {
+		t.Errorf("logged the rejection %d times, want once:\n%s", n, logs.String())
+	}
+	p.publishModel(splitModel(5000, 5000))
+	if st, ok := p.Status().Services["web"]; ok {
+		t.Errorf("status after the fix = %+v, want nothing to report", st)
+	}
+	if gauge() != 0 || !strings.Contains(logs.String(), "config entries apply again") {
+		t.Errorf("after the fix gauge = %v, log:\n%s", gauge(), logs.String())
+	}
 }

@@ -265,6 +265,14 @@ func (p *Publisher) recordServices(f Flavour, b *memoBuilder) {
 		st := next[name]
 		st.Rejected = why
 		next[name] = st
+		if old := p.status.Services[name].Rejected; old != why && f == Flavours()[0] {
+			p.log.Warn("config entry rejected; the service keeps its last good routing", "service", name, "error", why)
+		}
+	}
+	for name, old := range p.status.Services {
+		if _, still := rejected[name]; old.Rejected != "" && !still && f == Flavours()[0] {
+			p.log.Info("config entries apply again", "service", name)
+		}
 	}
 	total := 0
 	for name, list := range notes {
