@@ -3,6 +3,7 @@ package xds
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc/codes"
@@ -24,6 +25,7 @@ type deltaSent struct {
 // service, "" on ADS.
 func (s *Server) serveDelta(gs deltaStream, only string) error {
 	st := newStream(s.ids.Add(1))
+	st.track = newProxyTrack(gs.Context(), "delta")
 	s.metrics.streams.Inc()
 	defer s.closeStream(st)
 	return run(gs.Context(), s.done, s.gate, st, gs.Recv,
@@ -77,12 +79,16 @@ func (s *Server) answeredDelta(st *stream, req *discoveryv3.DeltaDiscoveryReques
 	}
 	delete(st.unanswered, nonce)
 	typ := shortType(typeURLs[answered.typ])
+	pending := st.awaiting(answered.typ)
 	if req.GetErrorDetail() == nil {
+		st.track.acked(answered.typ, answered.version, pending, time.Now())
 		s.metrics.deltaAcks.WithLabelValues(typ).Inc()
 		s.log.Debug("delta ack", "node", st.node.GetId(), "type", typ, "version", answered.version, "nonce", nonce)
 		return
 	}
+	st.track.rejected(answered.typ, answered.version, req.GetErrorDetail().GetMessage(), pending, time.Now())
 	s.metrics.deltaNacks.WithLabelValues(typ).Inc()
+	s.metrics.rejections.WithLabelValues(typ, st.group.String()).Inc()
 	s.log.Warn("nack: client rejected delta config", "node", st.node.GetId(), "group", st.group.String(),
 		"type", typ, "version", answered.version, "nonce", nonce, "error", req.GetErrorDetail().GetMessage())
 }
@@ -102,6 +108,7 @@ func (s *Server) sendDelta(st *stream, gs deltaStream) error {
 			return err
 		}
 		st.remember(resp.GetNonce(), deltaSent{typ: t, version: resp.GetSystemVersionInfo()})
+		st.track.sent(t, resp.GetSystemVersionInfo(), resp.GetNonce(), time.Now())
 		s.metrics.deltaResponses.WithLabelValues(shortType(resp.GetTypeUrl())).Inc()
 	}
 	return nil
@@ -117,6 +124,17 @@ func (st *stream) remember(nonce string, sent deltaSent) {
 		delete(st.unanswered, oldestNonce(st.unanswered))
 	}
 	st.unanswered[nonce] = sent
+}
+
+// awaiting reports whether a delta response of a type is still
+// unanswered.
+func (st *stream) awaiting(t typeID) bool {
+	for _, sent := range st.unanswered {
+		if sent.typ == t {
+			return true
+		}
+	}
+	return false
 }
 
 // oldestNonce returns the smallest nonce, nonces being counted up from 1 on

@@ -77,6 +77,7 @@ func (s *Server) open(st *stream, node *corev3.Node) {
 	s.addGroup(st.group)
 	st.state = s.kinds[st.group.Kind]
 	st.state.register(st)
+	s.trackProxy(st)
 }
 
 // closeStream detaches a stream from everything it subscribed to.
@@ -84,6 +85,7 @@ func (s *Server) closeStream(st *stream) {
 	if st.state != nil {
 		st.state.unregister(st)
 	}
+	s.untrackProxy(st)
 	s.metrics.streams.Dec()
 	s.log.Debug("stream closed", "stream", st.id, "node", st.node.GetId())
 }

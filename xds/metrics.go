@@ -17,6 +17,9 @@ type metrics struct {
 	encodes   prometheus.Counter
 	applyTime prometheus.Histogram
 	woken     prometheus.Histogram
+	// rejections counts rejections, state of the world and delta, by
+	// type and group.
+	rejections *prometheus.CounterVec
 }
 
 // newMetrics creates the metrics and registers them if reg is not nil.
@@ -68,10 +71,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Streams woken by one update.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_xds_rejections_total",
+			Help: "Responses a client rejected (state of the world or delta), by type and group.",
+		}, []string{"type", "group"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.streams, m.groups, m.responses, m.acks, m.nacks,
-			m.deltaResponses, m.deltaAcks, m.deltaNacks, m.encodes, m.applyTime, m.woken)
+			m.deltaResponses, m.deltaAcks, m.deltaNacks, m.encodes, m.applyTime, m.woken, m.rejections)
 	}
 	return m
 }

@@ -42,6 +42,9 @@ type Config struct {
 	// 10s).
 	MaxConcurrentSyncs int
 	SyncHold           time.Duration
+	// StaleAfter is how long a response may go unanswered before the
+	// proxy's state for its type is STALE (default 10s).
+	StaleAfter time.Duration
 }
 
 // withDefaults fills in zero values.
@@ -60,6 +63,7 @@ func (c Config) withDefaults() Config {
 	set(&c.MaxConnectionAge, 30*time.Minute)
 	set(&c.ShutdownGrace, 5*time.Second)
 	set(&c.SyncHold, 10*time.Second)
+	set(&c.StaleAfter, 10*time.Second)
 	if c.MaxConcurrentSyncs <= 0 {
 		c.MaxConcurrentSyncs = 100
 	}
@@ -87,6 +91,8 @@ type Server struct {
 
 	mu     sync.Mutex
 	groups map[Group]bool
+	// proxies are the tracks of the streams whose node is known.
+	proxies map[*proxyTrack]struct{}
 }
 
 // New returns a server; Serve starts it.
@@ -100,6 +106,7 @@ func New(cfg Config) *Server {
 		gate:    newSyncGate(cfg.MaxConcurrentSyncs, cfg.SyncHold),
 		done:    make(chan struct{}),
 		groups:  map[Group]bool{},
+		proxies: map[*proxyTrack]struct{}{},
 	}
 }
 

@@ -2,6 +2,7 @@ package xds
 
 import (
 	"hash/fnv"
+	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc/codes"
@@ -12,6 +13,7 @@ import (
 // single-type service, "" on ADS.
 func (s *Server) serveSotW(gs sotwStream, only string) error {
 	st := newStream(s.ids.Add(1))
+	st.track = newProxyTrack(gs.Context(), "sotw")
 	s.metrics.streams.Inc()
 	defer s.closeStream(st)
 	return run(gs.Context(), s.done, s.gate, st, gs.Recv,
@@ -75,11 +77,14 @@ func namesSum(names []string) uint64 {
 func (s *Server) answeredSotW(st *stream, t typeID, sub *subscription, req *discoveryv3.DiscoveryRequest) {
 	typ := shortType(typeURLs[t])
 	if req.GetErrorDetail() == nil {
+		st.track.acked(t, req.GetVersionInfo(), false, time.Now())
 		s.metrics.acks.WithLabelValues(typ).Inc()
 		s.log.Debug("ack", "node", st.node.GetId(), "type", typ, "version", req.GetVersionInfo())
 		return
 	}
+	st.track.rejected(t, sub.version, req.GetErrorDetail().GetMessage(), false, time.Now())
 	s.metrics.nacks.WithLabelValues(typ).Inc()
+	s.metrics.rejections.WithLabelValues(typ, st.group.String()).Inc()
 	s.log.Warn("nack: client rejected config", "node", st.node.GetId(), "group", st.group.String(),
 		"type", typ, "version", sub.version, "accepted_version", req.GetVersionInfo(),
 		"error", req.GetErrorDetail().GetMessage())
@@ -98,6 +103,7 @@ func (s *Server) sendSotW(st *stream, gs sotwStream) error {
 		if err := gs.Send(resp); err != nil {
 			return err
 		}
+		st.track.sent(t, resp.GetVersionInfo(), resp.GetNonce(), time.Now())
 		s.metrics.responses.WithLabelValues(shortType(resp.GetTypeUrl())).Inc()
 	}
 	return nil

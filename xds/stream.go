@@ -30,6 +30,8 @@ type stream struct {
 	unanswered map[string]deltaSent
 	// slot is set while the stream holds a sync gate slot.
 	slot *slot
+	// track records the stream's exchanges for Server.Proxies.
+	track *proxyTrack
 }
 
 // newStream returns a stream with nothing subscribed.

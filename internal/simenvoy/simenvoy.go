@@ -57,6 +57,10 @@ type Config struct {
 	// NACKs it with that error's message. A delta response is shown as a
 	// state-of-the-world one: its system version, type and resources.
 	Reject func(resp *discoveryv3.DiscoveryResponse) error
+	// Silent, when set, is asked about every state-of-the-world response;
+	// true leaves it unanswered, neither ACKed nor NACKed, like a proxy
+	// that stopped processing its config. It is counted but not applied.
+	Silent func(resp *discoveryv3.DiscoveryResponse) bool
 	// Delta speaks incremental xDS (DeltaAggregatedResources) instead of
 	// state of the world.
 	Delta bool
@@ -284,6 +288,13 @@ func (e *Envoy) notify() {
 // the ACK, then the request of the dependent type.
 func (e *Envoy) handle(resp *discoveryv3.DiscoveryResponse) error {
 	typ := resp.GetTypeUrl()
+	if e.cfg.Silent != nil && e.cfg.Silent(resp) {
+		e.mu.Lock()
+		e.state.Responses[typ]++
+		e.notify()
+		e.mu.Unlock()
+		return nil
+	}
 	var rejectErr error
 	if e.cfg.Reject != nil {
 		rejectErr = e.cfg.Reject(resp)
