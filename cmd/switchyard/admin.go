@@ -47,7 +47,8 @@ type consulStatus struct {
 	Instances int  `json:"instances"`
 }
 
-// adminHandler serves /healthz, /readyz, /metrics and /status.
+// adminHandler serves /healthz, /readyz, /metrics, /status, /v1/proxies,
+// /v1/proxies/<id> and /debug/config_dump.
 func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -66,14 +67,32 @@ func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(a.status()); err != nil {
-			a.log.Warn("write /status", "component", "admin", "error", err)
-		}
+		a.writeJSON(w, http.StatusOK, a.status())
 	})
+	mux.HandleFunc("GET /v1/proxies", func(w http.ResponseWriter, _ *http.Request) {
+		a.writeJSON(w, http.StatusOK, a.xds.Proxies())
+	})
+	mux.HandleFunc("GET /v1/proxies/{id}", func(w http.ResponseWriter, r *http.Request) {
+		out, ok := a.proxyDetail(r.PathValue("id"))
+		if !ok {
+			a.writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no proxy %q is connected", r.PathValue("id"))})
+			return
+		}
+		a.writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /debug/config_dump", a.serveConfigDump)
 	return mux
+}
+
+// writeJSON writes v, indented, with a status code.
+func (a *app) writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		a.log.Warn("write admin response", "component", "admin", "error", err)
+	}
 }
 
 // ready is true once Consul has been fully loaded and every flavour's first

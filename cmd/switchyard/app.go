@@ -51,7 +51,7 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	srv := xds.New(xds.Config{Logger: log, Registerer: reg})
+	srv := xds.New(xds.Config{Logger: log, Registerer: reg, StaleAfter: cfg.StaleAfter})
 	pub, err := snapshot.NewPublisher(snapshot.PublisherConfig{
 		Sink:      xdssink.New(srv),
 		Translate: snapshot.Options{ListenerPort: cfg.EnvoyListenerPort},

@@ -21,6 +21,9 @@ type serveConfig struct {
 	LogFormat         string
 	DebounceQuiet     time.Duration
 	DebounceMax       time.Duration
+	// StaleAfter is how long a response may go unanswered before the
+	// proxy counts as STALE for its type.
+	StaleAfter time.Duration
 	ConsulWait        time.Duration
 	ConsulMaxConns    int
 }
@@ -41,6 +44,7 @@ func defaultServeConfig() serveConfig {
 		LogFormat:         "text",
 		DebounceQuiet:     50 * time.Millisecond,
 		DebounceMax:       500 * time.Millisecond,
+		StaleAfter:        10 * time.Second,
 		ConsulWait:        5 * time.Minute,
 		ConsulMaxConns:    discovery.DefaultMaxConns,
 	}
@@ -60,6 +64,7 @@ func (c serveConfig) validate() error {
 		{"--log-format", oneOf(c.LogFormat, "text", "json")},
 		{"--debounce-quiet", durationRange(c.DebounceQuiet, time.Millisecond, 10*time.Second)},
 		{"--debounce-max", durationRange(c.DebounceMax, c.DebounceQuiet, time.Minute)},
+		{"--stale-after", durationRange(c.StaleAfter, 100*time.Millisecond, time.Hour)},
 		{"--consul-wait", durationRange(c.ConsulWait, time.Second, 10*time.Minute)},
 		{"--consul-max-conns", intRange(c.ConsulMaxConns, discovery.MinMaxConns, consulConnsPerClient)},
 	}

@@ -33,6 +33,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.DurationVar(&cfg.DebounceQuiet, "debounce-quiet", cfg.DebounceQuiet, "quiet period that ends a burst of Consul changes before a snapshot is built")
 	f.DurationVar(&cfg.DebounceMax, "debounce-max", cfg.DebounceMax, "longest a burst of Consul changes may delay a snapshot")
+	f.DurationVar(&cfg.StaleAfter, "stale-after", cfg.StaleAfter, "how long a proxy may leave a response unanswered before it counts as STALE in /v1/proxies")
 	f.DurationVar(&cfg.ConsulWait, "consul-wait", cfg.ConsulWait, "wait time of each Consul blocking query")
 	f.IntVar(&cfg.ConsulMaxConns, "consul-max-conns", cfg.ConsulMaxConns, "most HTTP connections held to the Consul agent (8–200; the agent refuses more than its limits.http_max_conns_per_client, 200 by default)")
 	return cmd
