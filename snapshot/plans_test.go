@@ -3,6 +3,7 @@ package snapshot
 import (
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +203,30 @@ func TestPublisherReportsRejectedEntries(t *testing.T) {
 	}
 	if gauge() != 0 || !strings.Contains(logs.String(), "config entries apply again") {
 		t.Errorf("after the fix gauge = %v, log:\n%s", gauge(), logs.String())
+	}
+}
+
+// TestServicesView checks what operators see of services: instances,
+// subsets with the instances they select, and each route's shares.
+func TestServicesView(t *testing.T) {
+	p := newTestPublisher(t, newRecordingSink(t), nil)
+	p.publishModel(splitModel(8000, 2000))
+	got := p.Services()
+	if len(got) != 2 || got[0].Name != "api" || got[1].Name != "web" {
+		t.Fatalf("services = %+v, want api and web", got)
+	}
+	if r := got[0].Routes; len(r) != 1 || len(r[0].Shares) != 1 || r[0].Shares[0].Percent != 100 {
+		t.Errorf("api routes = %+v, want everything to api", r)
+	}
+	web := got[1]
+	if len(web.Instances) != 2 || web.Instances[0].Health != "passing" {
+		t.Errorf("web instances = %+v", web.Instances)
+	}
+	if len(web.Subsets) != 2 || web.Subsets[0].Name != "v1" || !slices.Equal(web.Subsets[0].Instances, []string{"web-1"}) {
+		t.Errorf("web subsets = %+v, want v1 selecting web-1 and v2", web.Subsets)
+	}
+	want := []ShareView{{Service: "web", Subset: "v1", Percent: 80}, {Service: "web", Subset: "v2", Percent: 20}}
+	if len(web.Routes) != 1 || !slices.Equal(web.Routes[0].Shares, want) {
+		t.Errorf("web routes = %+v, want %+v", web.Routes, want)
 	}
 }

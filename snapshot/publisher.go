@@ -89,6 +89,11 @@ type Publisher struct {
 
 	mu     sync.Mutex
 	status PublishStatus
+	// view is the last model published whole and its plans, for Services.
+	view struct {
+		model discovery.Model
+		plans planSet
+	}
 }
 
 // NewPublisher returns a publisher; Run starts it.
@@ -174,12 +179,19 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 // order.
 func (p *Publisher) publishModel(m discovery.Model) {
 	p.last = m
+	ok := true
 	for _, f := range Flavours() {
 		if err := p.publishFlavour(m, f); err != nil {
+			ok = false
 			p.metrics.failures.WithLabelValues(f.String()).Inc()
 			p.recordError(err)
 			p.log.Error("snapshot rejected; the last good snapshot stays in force", "flavour", f.String(), "error", err)
 		}
+	}
+	if ok {
+		p.mu.Lock()
+		p.view.model, p.view.plans = m, p.builders[FlavourEnvoy].plans
+		p.mu.Unlock()
 	}
 }
 

@@ -48,7 +48,7 @@ type consulStatus struct {
 }
 
 // adminHandler serves /healthz, /readyz, /metrics, /status, /v1/proxies,
-// /v1/proxies/<id> and /debug/config_dump.
+// /v1/proxies/<id>, /v1/services and /debug/config_dump.
 func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -79,6 +79,9 @@ func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
 			return
 		}
 		a.writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, _ *http.Request) {
+		a.writeJSON(w, http.StatusOK, a.publisher.Services())
 	})
 	mux.HandleFunc("GET /debug/config_dump", a.serveConfigDump)
 	return mux
