@@ -23,9 +23,9 @@ type serveConfig struct {
 	DebounceMax       time.Duration
 	// StaleAfter is how long a response may go unanswered before the
 	// proxy counts as STALE for its type.
-	StaleAfter time.Duration
-	ConsulWait        time.Duration
-	ConsulMaxConns    int
+	StaleAfter     time.Duration
+	ConsulWait     time.Duration
+	ConsulMaxConns int
 }
 
 // defaultServeConfig returns the defaults; the Consul address follows
