@@ -4,6 +4,8 @@
 // snapshot package's job.
 package discovery
 
+import "time"
+
 // Health is the state of one service instance as its Consul checks report it.
 type Health int
 
@@ -106,6 +108,10 @@ type Model struct {
 	// It is false for a source's first model and for a model made by hand
 	// (the zero value), when a consumer must compare every service.
 	Delta bool
+	// Observed is when the source saw the changes the model carries (the
+	// earliest, for coalesced models); zero for a model made by hand. It
+	// starts the convergence clock that ends at each proxy's ACK.
+	Observed time.Time
 	// Config holds the L7 config entries. Models share one value until an
 	// entry changes, when the source sends a new one, so a consumer can
 	// tell a change by comparing pointers. Nil means no entry. A
@@ -118,6 +124,9 @@ type Model struct {
 // consumer that skips older: its Changed also names older's changed
 // services, and it is a delta only when both are.
 func Coalesce(older, newer Model) Model {
+	if !older.Observed.IsZero() && (newer.Observed.IsZero() || older.Observed.Before(newer.Observed)) {
+		newer.Observed = older.Observed
+	}
 	newer.Delta = older.Delta && newer.Delta
 	if !newer.Delta {
 		newer.Changed = nil

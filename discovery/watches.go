@@ -393,6 +393,7 @@ func (ws *watchSet) maybePublish() {
 		return
 	}
 	m := ws.model()
+	m.Observed = time.Now()
 	if !first {
 		m.Changed, m.Delta = slices.Sorted(maps.Keys(ws.changed)), true
 	}

@@ -143,7 +143,10 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 			return nil
 		case <-followUp.C:
 			if pending == nil {
-				p.publishModel(p.last)
+				// A follow-up carries no change discovery saw.
+				m := p.last
+				m.Observed = time.Time{}
+				p.publishModel(m)
 			}
 		case m, ok := <-models:
 			if !ok {
@@ -231,7 +234,7 @@ func (p *Publisher) publishFlavour(m discovery.Model, f Flavour) error {
 	if len(held) > 0 {
 		v = v.unsettled()
 	}
-	if err := p.cfg.Sink.Publish(Update{Flavour: f, Versions: v, Changes: changes}); err != nil {
+	if err := p.cfg.Sink.Publish(Update{Flavour: f, Versions: v, Changes: changes, Observed: m.Observed}); err != nil {
 		return fmt.Errorf("publish %s: %w", f, err)
 	}
 	builder.accept(changes)

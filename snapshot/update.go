@@ -1,6 +1,10 @@
 package snapshot
 
-import "github.com/envoyproxy/go-control-plane/pkg/cache/types"
+import (
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+)
 
 // Change is one resource a publish puts or removes.
 type Change struct {
@@ -22,6 +26,9 @@ type Change struct {
 type Update struct {
 	Flavour  Flavour
 	Versions Versions
+	// Observed is when discovery saw the changes this update carries;
+	// zero for an update that carries no new change (a follow-up).
+	Observed time.Time
 	// Changes are in type order (clusters, endpoints, listeners, routes)
 	// and by name within a type, each name at most once per type.
 	Changes []Change

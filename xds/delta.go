@@ -25,7 +25,7 @@ type deltaSent struct {
 // service, "" on ADS.
 func (s *Server) serveDelta(gs deltaStream, only string) error {
 	st := newStream(s.ids.Add(1))
-	st.track = newProxyTrack(gs.Context(), "delta")
+	st.track = newProxyTrack(gs.Context(), "delta", s.metrics.observeConvergence)
 	s.metrics.streams.Inc()
 	defer s.closeStream(st)
 	return run(gs.Context(), s.done, s.gate, st, gs.Recv,

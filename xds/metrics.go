@@ -1,6 +1,10 @@
 package xds
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are the xDS server's Prometheus metrics.
 type metrics struct {
@@ -20,6 +24,14 @@ type metrics struct {
 	// rejections counts rejections, state of the world and delta, by
 	// type and group.
 	rejections *prometheus.CounterVec
+	// convergence times each change from its observation in Consul to
+	// each proxy's acknowledgement.
+	convergence prometheus.Histogram
+}
+
+// observeConvergence records one proxy's convergence on one change.
+func (m *metrics) observeConvergence(d time.Duration) {
+	m.convergence.Observe(d.Seconds())
 }
 
 // newMetrics creates the metrics and registers them if reg is not nil.
@@ -71,6 +83,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Streams woken by one update.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		}),
+		convergence: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchyard_xds_convergence_seconds",
+			Help:    "Time from a Consul change being observed to a proxy acknowledging every response it caused, one observation per proxy per change (changes that reach a proxy together count once).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_xds_rejections_total",
 			Help: "Responses a client rejected (state of the world or delta), by type and group.",
@@ -78,7 +95,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.streams, m.groups, m.responses, m.acks, m.nacks,
-			m.deltaResponses, m.deltaAcks, m.deltaNacks, m.encodes, m.applyTime, m.woken, m.rejections)
+			m.deltaResponses, m.deltaAcks, m.deltaNacks, m.encodes, m.applyTime, m.woken, m.rejections, m.convergence)
 	}
 	return m
 }

@@ -85,12 +85,17 @@ type proxyTrack struct {
 	types       [numTypes]TypeStatus
 	lastNonce   [numTypes]string
 	connectedAt time.Time
+	// since is when the oldest change the proxy has not acknowledged yet
+	// was observed; converged is told how long it took once every
+	// response is acknowledged.
+	since     time.Time
+	converged func(time.Duration)
 }
 
 // newProxyTrack starts tracking a stream from its context (for the
 // client's address) and protocol.
-func newProxyTrack(ctx context.Context, protocol string) *proxyTrack {
-	t := &proxyTrack{connectedAt: time.Now()}
+func newProxyTrack(ctx context.Context, protocol string, converged func(time.Duration)) *proxyTrack {
+	t := &proxyTrack{connectedAt: time.Now(), converged: converged}
 	t.info.Protocol = protocol
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		t.info.Remote = p.Addr.String()
@@ -110,6 +115,35 @@ func (t *proxyTrack) opened(st *stream) {
 		v := bv.GetVersion()
 		t.info.UserAgentVersion = formatSemver(v.GetMajorNumber(), v.GetMinorNumber(), v.GetPatch())
 	}
+}
+
+// changeSeen records that a change observed at when is on its way to
+// the proxy; the oldest such change times its convergence.
+func (t *proxyTrack) changeSeen(when time.Time) {
+	if t == nil || when.IsZero() {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.since.IsZero() {
+		t.since = when
+	}
+}
+
+// settle times convergence once no response is unanswered. mu is held.
+func (t *proxyTrack) settle(now time.Time) {
+	if t.since.IsZero() {
+		return
+	}
+	for _, ts := range t.types {
+		if !ts.PendingSince.IsZero() {
+			return
+		}
+	}
+	if t.converged != nil {
+		t.converged(now.Sub(t.since))
+	}
+	t.since = time.Time{}
 }
 
 // sent records a response of a type; nonce identifies it for sotw.
@@ -135,6 +169,7 @@ func (t *proxyTrack) acked(typ typeID, version string, pending bool, now time.Ti
 	if !pending {
 		ts.PendingSince = time.Time{}
 	}
+	t.settle(now)
 }
 
 // rejected records that the client rejected version with message.
@@ -147,6 +182,8 @@ func (t *proxyTrack) rejected(typ typeID, version, message string, pending bool,
 	if !pending {
 		ts.PendingSince = time.Time{}
 	}
+	// A rejected change did not converge: nothing is timed.
+	t.since = time.Time{}
 }
 
 // status returns the stream's status at now, with staleAfter as the

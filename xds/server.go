@@ -129,6 +129,7 @@ func (s *Server) Apply(kind Kind, u Update) error {
 	wake := k.apply(enc, u.Versions)
 	k.mu.Unlock()
 	for st := range wake {
+		st.track.changeSeen(u.Observed)
 		st.signal()
 	}
 	s.metrics.encodes.Add(float64(len(enc)))

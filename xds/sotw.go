@@ -13,7 +13,7 @@ import (
 // single-type service, "" on ADS.
 func (s *Server) serveSotW(gs sotwStream, only string) error {
 	st := newStream(s.ids.Add(1))
-	st.track = newProxyTrack(gs.Context(), "sotw")
+	st.track = newProxyTrack(gs.Context(), "sotw", s.metrics.observeConvergence)
 	s.metrics.streams.Inc()
 	defer s.closeStream(st)
 	return run(gs.Context(), s.done, s.gate, st, gs.Recv,

@@ -2,6 +2,7 @@ package xds
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -29,6 +30,10 @@ type Update struct {
 	// responses carry from now on.
 	Versions map[string]string
 	Changes  []Change
+	// Observed is when the change was first seen (in Consul); each proxy's
+	// ACK of it is timed from then in switchyard_xds_convergence_seconds.
+	// Zero times nothing.
+	Observed time.Time
 }
 
 // encoded is one change made ready to apply: its resource encoded once and,

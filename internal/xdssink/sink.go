@@ -52,7 +52,8 @@ func convert(u snapshot.Update) xds.Update {
 			resourcev3.ListenerType: u.Versions.Listeners,
 			resourcev3.RouteType:    u.Versions.Routes,
 		},
-		Changes: make([]xds.Change, len(u.Changes)),
+		Changes:  make([]xds.Change, len(u.Changes)),
+		Observed: u.Observed,
 	}
 	for i, c := range u.Changes {
 		out.Changes[i] = xds.Change{TypeURL: c.TypeURL, Name: c.Name, Version: c.Hash}
