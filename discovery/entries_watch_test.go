@@ -352,9 +352,11 @@ func TestACLFilteredConfigEntries(t *testing.T) {
 	admin := tokenClient(t, agent, managementToken)
 	rules := `service "web" { policy = "read" }` + "\n" + `node_prefix "" { policy = "read" }`
 	tok := policyToken(t, admin, "web-read", rules)
-	if err := admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "web-1", Name: "web", Port: 80}); err != nil {
-		t.Fatal(err)
-	}
+	// The agent's own endpoints refuse the management token ("ACL not
+	// found") for a moment after start, while ACLs initialise.
+	retryFor(t, 10*time.Second, func() error {
+		return admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "web-1", Name: "web", Port: 80})
+	})
 	for _, name := range []string{"web", "secret"} {
 		if err := setEntry(t, admin, httpDefaults(name)); err != nil {
 			t.Fatal(err)
@@ -368,5 +370,22 @@ func TestACLFilteredConfigEntries(t *testing.T) {
 	m := h.waitModel("web in the first model", func(m Model) bool { return slices.Contains(serviceNames(m), "web") })
 	if diff := cmp.Diff([]string{"web"}, m.Config.Names()); diff != "" {
 		t.Errorf("names with entries the token may see (-want +got):\n%s", diff)
+	}
+}
+
+// retryFor calls f until it succeeds, failing the test with its last
+// error after d.
+func retryFor(t *testing.T, d time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing after %s: %v", d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
