@@ -2,6 +2,7 @@ package xds
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,28 @@ func TestProxiesTrackDelta(t *testing.T) {
 	p, _ = proxy(srv, "delta-1")
 	if r := typeStatus(p, "EDS").Rejection; r == nil || r.Error != "endpoints rejected for the test" || r.Version != typeStatus(p, "EDS").Sent {
 		t.Errorf("EDS = %+v, want the sent version rejected with the client's error", typeStatus(p, "EDS"))
+	}
+}
+
+// TestFleetMetrics checks the scrape-time gauges of proxies by state and
+// resources by type.
+func TestFleetMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	srv, addr := startServerWith(t, Config{ShutdownGrace: time.Second, Registerer: reg})
+	if err := srv.Publish(KindEnvoy, testSnapshot(t, "v1", 8080)); err != nil {
+		t.Fatal(err)
+	}
+	startEnvoy(t, addr, simenvoy.Config{NodeID: "m-1", Cluster: "edge"})
+	waitFor(t, func() bool { p, ok := proxy(srv, "m-1"); return ok && p.State == StateSynced })
+	want := `
+# HELP switchyard_xds_proxies Connected xDS streams by client kind, group and sync state (see /v1/proxies).
+# TYPE switchyard_xds_proxies gauge
+switchyard_xds_proxies{group="envoy/edge",kind="envoy",state="SYNCED"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "switchyard_xds_proxies"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(newFleetCollector(srv), "switchyard_xds_resources"); n != 8 {
+		t.Errorf("resources series = %d, want 8 (two kinds × four types)", n)
 	}
 }

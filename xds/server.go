@@ -98,7 +98,7 @@ type Server struct {
 // New returns a server; Serve starts it.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "xds"),
 		metrics: newMetrics(cfg.Registerer),
@@ -108,6 +108,10 @@ func New(cfg Config) *Server {
 		groups:  map[Group]bool{},
 		proxies: map[*proxyTrack]struct{}{},
 	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(newFleetCollector(s))
+	}
+	return s
 }
 
 // Apply puts an update in force for every client of one kind, connected or
