@@ -12,6 +12,9 @@ type metrics struct {
 	buildTime   prometheus.Histogram
 	rejected    prometheus.Gauge
 	downgrades  *prometheus.GaugeVec
+	// byService are rejected (1) and downgrade counts by service.
+	rejectedBy   *prometheus.GaugeVec
+	downgradesBy *prometheus.GaugeVec
 }
 
 // newMetrics creates the metrics and registers them if reg is not nil.
@@ -50,9 +53,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "switchyard_config_entry_downgrades",
 			Help: "Config-entry settings a flavour cannot express, each mapped to the nearest equivalent or left out, by flavour (see /status).",
 		}, []string{"flavour"}),
+		rejectedBy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_config_entry_rejected",
+			Help: "1 for each service whose L7 config entries cannot be applied (the reason is in /status).",
+		}, []string{"service"}),
+		downgradesBy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_config_entry_service_downgrades",
+			Help: "Config-entry settings of a service that a flavour cannot express, by service and flavour.",
+		}, []string{"service", "flavour"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.publishes, m.unchanged, m.failures, m.warnings, m.lastPublish, m.buildTime, m.rejected, m.downgrades)
+		reg.MustRegister(m.publishes, m.unchanged, m.failures, m.warnings, m.lastPublish, m.buildTime, m.rejected, m.downgrades,
+			m.rejectedBy, m.downgradesBy)
 	}
 	return m
 }

@@ -191,8 +191,8 @@ func TestPublisherReportsRejectedEntries(t *testing.T) {
 	if got := p.Status().Services["web"].Rejected; got != want {
 		t.Errorf("status rejected = %q, want %q", got, want)
 	}
-	if gauge() != 1 {
-		t.Errorf("rejected gauge = %v, want 1", gauge())
+	if gauge() != 1 || testutil.ToFloat64(p.metrics.rejectedBy.WithLabelValues("web")) != 1 {
+		t.Errorf("rejected gauges = %v, %v; want 1 and 1 for web", gauge(), testutil.ToFloat64(p.metrics.rejectedBy.WithLabelValues("web")))
 	}
 	if n := strings.Count(logs.String(), "config entry rejected"); n != 1 {
 		t.Errorf("logged the rejection %d times, want once:\n%s", n, logs.String())
@@ -200,6 +200,9 @@ func TestPublisherReportsRejectedEntries(t *testing.T) {
 	p.publishModel(splitModel(5000, 5000))
 	if st, ok := p.Status().Services["web"]; ok {
 		t.Errorf("status after the fix = %+v, want nothing to report", st)
+	}
+	if n := testutil.CollectAndCount(p.metrics.rejectedBy); n != 0 {
+		t.Errorf("rejected by service has %d series after the fix, want 0", n)
 	}
 	if gauge() != 0 || !strings.Contains(logs.String(), "config entries apply again") {
 		t.Errorf("after the fix gauge = %v, log:\n%s", gauge(), logs.String())

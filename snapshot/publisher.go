@@ -304,6 +304,20 @@ func (p *Publisher) recordServices(f Flavour, b *memoBuilder) {
 			delete(next, name)
 		}
 	}
+	for name, st := range p.status.Services {
+		if _, ok := rejected[name]; st.Rejected != "" && !ok {
+			p.metrics.rejectedBy.DeleteLabelValues(name)
+		}
+		if _, ok := notes[name]; len(st.Downgrades[f.String()]) > 0 && !ok {
+			p.metrics.downgradesBy.DeleteLabelValues(name, f.String())
+		}
+	}
+	for name := range rejected {
+		p.metrics.rejectedBy.WithLabelValues(name).Set(1)
+	}
+	for name, list := range notes {
+		p.metrics.downgradesBy.WithLabelValues(name, f.String()).Set(float64(len(list)))
+	}
 	p.status.Services = next
 	p.metrics.rejected.Set(float64(len(rejected)))
 	p.metrics.downgrades.WithLabelValues(f.String()).Set(float64(total))
