@@ -23,9 +23,12 @@ type serveConfig struct {
 	DebounceMax       time.Duration
 	// StaleAfter is how long a response may go unanswered before the
 	// proxy counts as STALE for its type.
-	StaleAfter time.Duration
-	ConsulWait        time.Duration
-	ConsulMaxConns    int
+	StaleAfter     time.Duration
+	ConsulWait     time.Duration
+	ConsulMaxConns int
+	// Register has serve register itself in Consul as a replica of
+	// service "switchyard", which `switchyard status` finds.
+	Register bool
 }
 
 // defaultServeConfig returns the defaults; the Consul address follows
@@ -47,6 +50,7 @@ func defaultServeConfig() serveConfig {
 		StaleAfter:        10 * time.Second,
 		ConsulWait:        5 * time.Minute,
 		ConsulMaxConns:    discovery.DefaultMaxConns,
+		Register:          true,
 	}
 }
 
