@@ -34,12 +34,8 @@ type serveConfig struct {
 // defaultServeConfig returns the defaults; the Consul address follows
 // Consul's own CONSUL_HTTP_ADDR convention.
 func defaultServeConfig() serveConfig {
-	consul := os.Getenv("CONSUL_HTTP_ADDR")
-	if consul == "" {
-		consul = "127.0.0.1:8500"
-	}
 	return serveConfig{
-		ConsulAddr:        consul,
+		ConsulAddr:        defaultConsulAddr(),
 		XDSAddr:           ":18000",
 		AdminAddr:         "127.0.0.1:18080",
 		EnvoyListenerPort: 10000,
@@ -52,6 +48,15 @@ func defaultServeConfig() serveConfig {
 		ConsulMaxConns:    discovery.DefaultMaxConns,
 		Register:          true,
 	}
+}
+
+// defaultConsulAddr is Consul's own default: $CONSUL_HTTP_ADDR, else the
+// local agent.
+func defaultConsulAddr() string {
+	if addr := os.Getenv("CONSUL_HTTP_ADDR"); addr != "" {
+		return addr
+	}
+	return "127.0.0.1:8500"
 }
 
 // validate names the first flag whose value is unusable.
