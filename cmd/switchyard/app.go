@@ -28,6 +28,8 @@ type app struct {
 	xdsLis    net.Listener
 	adminLis  net.Listener
 	admin     *http.Server
+	// replica registers this Switchyard in Consul; nil with --register=false.
+	replica *replica
 }
 
 // newApp wires the stages and binds both listeners, so that a caller knows
@@ -70,6 +72,13 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("listen on --admin-addr: %w", err)
 	}
 	a.admin = &http.Server{Handler: a.adminHandler(reg), ReadHeaderTimeout: adminReadHeaderTimeout}
+	if cfg.Register {
+		if a.replica, err = newReplica(client, a.AdminAddr(), a.XDSAddr(), log); err != nil {
+			a.xdsLis.Close()
+			a.adminLis.Close()
+			return nil, fmt.Errorf("replica registration: %w", err)
+		}
+	}
 	return a, nil
 }
 
@@ -80,6 +89,9 @@ func (a *app) Run(ctx context.Context) error {
 	g.Go(func() error { return a.publisher.Run(ctx, a.source.Models()) })
 	g.Go(func() error { return a.xds.Serve(ctx, a.xdsLis) })
 	g.Go(func() error { return a.serveAdmin(ctx) })
+	if a.replica != nil {
+		g.Go(func() error { return a.replica.Run(ctx) })
+	}
 	err := g.Wait()
 	a.log.Info("switchyard stopped", "error", err)
 	return err

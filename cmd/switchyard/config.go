@@ -26,17 +26,16 @@ type serveConfig struct {
 	StaleAfter     time.Duration
 	ConsulWait     time.Duration
 	ConsulMaxConns int
+	// Register has serve register itself in Consul as a replica of
+	// service "switchyard", which `switchyard status` finds.
+	Register bool
 }
 
 // defaultServeConfig returns the defaults; the Consul address follows
 // Consul's own CONSUL_HTTP_ADDR convention.
 func defaultServeConfig() serveConfig {
-	consul := os.Getenv("CONSUL_HTTP_ADDR")
-	if consul == "" {
-		consul = "127.0.0.1:8500"
-	}
 	return serveConfig{
-		ConsulAddr:        consul,
+		ConsulAddr:        defaultConsulAddr(),
 		XDSAddr:           ":18000",
 		AdminAddr:         "127.0.0.1:18080",
 		EnvoyListenerPort: 10000,
@@ -47,7 +46,17 @@ func defaultServeConfig() serveConfig {
 		StaleAfter:        10 * time.Second,
 		ConsulWait:        5 * time.Minute,
 		ConsulMaxConns:    discovery.DefaultMaxConns,
+		Register:          true,
 	}
+}
+
+// defaultConsulAddr is Consul's own default: $CONSUL_HTTP_ADDR, else the
+// local agent.
+func defaultConsulAddr() string {
+	if addr := os.Getenv("CONSUL_HTTP_ADDR"); addr != "" {
+		return addr
+	}
+	return "127.0.0.1:8500"
 }
 
 // validate names the first flag whose value is unusable.

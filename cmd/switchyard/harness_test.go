@@ -32,14 +32,23 @@ type testSwitchyard struct {
 }
 
 // startSwitchyard runs Switchyard against a Consul on loopback ports and waits
-// until /readyz says ready.
-func startSwitchyard(t *testing.T, consulAddr string) *testSwitchyard {
+// until /readyz says ready. Each option may change the configuration first.
+//
+// It does not register the replica in Consul unless an option sets
+// Register (withRegister): a registration is a Consul service of its own,
+// named by the replica's random admin port and checked on its own clock,
+// so it would move the versions and resources the other tests pin.
+func startSwitchyard(t *testing.T, consulAddr string, opts ...func(*serveConfig)) *testSwitchyard {
 	t.Helper()
 	cfg := defaultServeConfig()
 	cfg.ConsulAddr = consulAddr
 	cfg.XDSAddr = "127.0.0.1:0"
 	cfg.AdminAddr = "127.0.0.1:0"
 	cfg.ConsulWait = 30 * time.Second
+	cfg.Register = false
+	for _, o := range opts {
+		o(&cfg)
+	}
 	var logOut io.Writer = io.Discard
 	if os.Getenv("SWITCHYARD_TEST_LOG") != "" {
 		logOut = os.Stderr
@@ -66,6 +75,9 @@ func startSwitchyard(t *testing.T, consulAddr string) *testSwitchyard {
 	waitUntil(t, "switchyard ready", func() bool { return httpStatus(a.AdminAddr(), "/readyz") == http.StatusOK })
 	return &testSwitchyard{app: a, stop: stop}
 }
+
+// withRegister has startSwitchyard register the replica in Consul.
+func withRegister(cfg *serveConfig) { cfg.Register = true }
 
 // httpStatus returns the status code of a GET on the admin server, or 0.
 func httpStatus(addr, path string) int {

@@ -36,5 +36,6 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&cfg.StaleAfter, "stale-after", cfg.StaleAfter, "how long a proxy may leave a response unanswered before it counts as STALE in /v1/proxies")
 	f.DurationVar(&cfg.ConsulWait, "consul-wait", cfg.ConsulWait, "wait time of each Consul blocking query")
 	f.IntVar(&cfg.ConsulMaxConns, "consul-max-conns", cfg.ConsulMaxConns, "most HTTP connections held to the Consul agent (8–200; the agent refuses more than its limits.http_max_conns_per_client, 200 by default)")
+	f.BoolVar(&cfg.Register, "register", cfg.Register, "register this replica in Consul as service \"switchyard\" (admin address, /healthz check) so that `switchyard status` finds it")
 	return cmd
 }
