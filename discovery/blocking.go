@@ -12,7 +12,7 @@ import (
 // queryObserver is told the outcome of every query a watch makes, for
 // status, metrics and logs.
 type queryObserver interface {
-	querySucceeded(endpoint, path string, meta *api.QueryMeta)
+	querySucceeded(endpoint, path string, meta *api.QueryMeta, took time.Duration)
 	queryFailed(endpoint, path string, err error, retryIn time.Duration)
 	// loaded reports whether a complete model has been sent.
 	loaded() bool
@@ -56,6 +56,7 @@ func (w *blockingWatch[T]) run(ctx context.Context) error {
 			return nil // only a done context stops a limiter with burst ≥ 1
 		}
 		q := &api.QueryOptions{Datacenter: w.datacenter, WaitIndex: index, WaitTime: w.cfg.WaitTime}
+		sent := time.Now()
 		v, meta, err := w.fetch(q.WithContext(ctx))
 		if ctx.Err() != nil {
 			return nil
@@ -79,7 +80,7 @@ func (w *blockingWatch[T]) run(ctx context.Context) error {
 		}
 		failures = 0
 		index = nextIndex(index, meta.LastIndex)
-		w.observer.querySucceeded(w.endpoint, w.path, meta)
+		w.observer.querySucceeded(w.endpoint, w.path, meta, time.Since(sent))
 		if have && w.equal(last, v) {
 			continue
 		}

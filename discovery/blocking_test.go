@@ -66,7 +66,7 @@ type scriptStep struct {
 // recordingObserver counts outcomes without any Consul or metrics.
 type recordingObserver struct{ ok, failed int }
 
-func (o *recordingObserver) querySucceeded(string, string, *api.QueryMeta) { o.ok++ }
+func (o *recordingObserver) querySucceeded(string, string, *api.QueryMeta, time.Duration) { o.ok++ }
 func (o *recordingObserver) queryFailed(string, string, error, time.Duration) {
 	o.failed++
 }

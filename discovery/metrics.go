@@ -15,6 +15,7 @@ type metrics struct {
 	watches     prometheus.Gauge
 	aclFiltered prometheus.Counter
 	promotions  prometheus.Counter
+	queryTime   *prometheus.HistogramVec
 }
 
 // newMetrics creates the collectors and registers them with reg, if any,
@@ -37,6 +38,11 @@ func newMetrics(reg prometheus.Registerer, conns *ConnCounter) (*metrics, error)
 			Name: "switchyard_consul_acl_filtered_total",
 			Help: "Consul answers whose results were filtered by ACLs.",
 		}),
+		queryTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchyard_consul_query_seconds",
+			Help:    "Time Consul took to answer a query, by endpoint: for blocking watches how long they waited for a change (at most the wait time), for targeted reads the read's latency.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
+		}, []string{"endpoint"}),
 		promotions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchyard_consul_watch_promotions_total",
 			Help: "Services past the watch budget given a watch of their own because they changed twice within a minute.",
@@ -45,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, conns *ConnCounter) (*metrics, error)
 	if reg == nil {
 		return m, nil
 	}
-	collectors := []prometheus.Collector{m.requests, m.lastSuccess, m.watches, m.aclFiltered, m.promotions}
+	collectors := []prometheus.Collector{m.requests, m.lastSuccess, m.watches, m.aclFiltered, m.promotions, m.queryTime}
 	if conns != nil {
 		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "switchyard_consul_connections",

@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -55,6 +56,7 @@ func (ws *watchSet) readService(ctx context.Context, name string) ([]Instance, e
 	path := "/v1/health/service/" + name
 	for failures := 1; ; failures++ {
 		q := (&api.QueryOptions{Datacenter: ws.src.cfg.Datacenter}).WithContext(ctx)
+		sent := time.Now()
 		entries, meta, err := ws.src.cfg.Client.Health().Service(name, "", false, q)
 		if err == nil {
 			err = filteredEmpty(path, len(entries), meta)
@@ -63,7 +65,7 @@ func (ws *watchSet) readService(ctx context.Context, name string) ([]Instance, e
 			return nil, nil
 		}
 		if err == nil {
-			ws.src.querySucceeded("read", path, meta)
+			ws.src.querySucceeded("read", path, meta, time.Since(sent))
 			return instancesFromEntries(entries), nil
 		}
 		if perr := asPermissionError(path, err); perr != nil && !ws.src.loaded() {

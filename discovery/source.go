@@ -114,8 +114,9 @@ func (s *ConsulSource) datacenter(ctx context.Context) (string, error) {
 }
 
 // querySucceeded records an answered query.
-func (s *ConsulSource) querySucceeded(endpoint, path string, meta *api.QueryMeta) {
+func (s *ConsulSource) querySucceeded(endpoint, path string, meta *api.QueryMeta, took time.Duration) {
 	now := time.Now()
+	s.metrics.queryTime.WithLabelValues(endpoint).Observe(took.Seconds())
 	s.status.succeeded(now)
 	s.metrics.requests.WithLabelValues(endpoint, "ok").Inc()
 	s.metrics.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
