@@ -16,7 +16,7 @@ function el(tag, attrs, ...children) {
     if (k === 'class') node.className = v;
     else node.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null) continue;
     node.append(typeof c === 'string' ? document.createTextNode(c) : c);
   }
@@ -55,7 +55,7 @@ function renderInstances(instances) {
     el('tbody', null, instances.map((in_) =>
       el('tr', { class: 'instance', 'data-instance': in_.id, 'data-health': in_.health },
         el('td', { class: 'mono' }, in_.id),
-        el('td', null, in_.node),
+        el('td', { class: 'node' }, in_.node),
         el('td', { class: 'mono' }, in_.address + ':' + in_.port),
         el('td', null, el('span', { class: 'health' }, in_.health))))));
 }
@@ -72,11 +72,11 @@ function renderRoutes(routes) {
   return (routes || []).map((r, i) =>
     el('div', { class: 'route', 'data-route': i, 'data-match': r.match || 'default' },
       el('div', { class: 'route-match' }, r.match ? el('code', null, r.match) : 'default route'),
-      (r.shares || []).map((s) =>
+      el('div', { class: 'shares' }, (r.shares || []).map((s) =>
         el('div', { class: 'share', 'data-target': targetName(s), 'data-percent': s.percent, title: targetName(s) + ': ' + formatPercent(s.percent) },
           el('span', { class: 'share-target mono' }, targetName(s)),
           el('div', { class: 'bar' }, barFill(s.percent)),
-          el('span', { class: 'percent' }, formatPercent(s.percent))))));
+          el('span', { class: 'percent' }, formatPercent(s.percent)))))));
 }
 
 function renderSubsets(subsets) {
