@@ -8,7 +8,7 @@ GOFILES_DIRS := cmd discovery envoy snapshot xds internal examples tools
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
 
-.PHONY: all build consul staticcheck lint test demo bench fuzz load clean
+.PHONY: all build consul browser staticcheck lint test demo bench fuzz load clean
 
 all: build
 
@@ -22,6 +22,10 @@ consul: bin/consul
 bin/consul: tools/consul/go.mod tools/consul/go.sum
 	cd tools/consul && GOFLAGS=-mod=mod $(GO) build -o ../../bin/consul github.com/hashicorp/consul
 	@touch bin/consul
+
+## browser: Debian's Chromium for the dashboard's browser test (skipped when installed)
+browser:
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 ## staticcheck: the pinned staticcheck → bin/staticcheck-<version>
 staticcheck: $(STATICCHECK)
@@ -38,8 +42,9 @@ lint: staticcheck
 	$(STATICCHECK) $(PKGS)
 
 ## test: everything CI runs — lint, then every test with -race, including the
-## end-to-end tests against a real Consul dev agent
-test: consul lint
+## end-to-end tests against a real Consul dev agent and the dashboard's
+## browser test against Debian's headless Chromium
+test: consul browser lint
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 ## demo: Consul, gRPC backends, Switchyard and proxyless gRPC clients, end to end: traffic follows a

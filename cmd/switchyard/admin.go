@@ -48,7 +48,7 @@ type consulStatus struct {
 }
 
 // adminHandler serves /healthz, /readyz, /metrics, /status, /v1/proxies,
-// /v1/proxies/<id>, /v1/services and /debug/config_dump.
+// /v1/proxies/<id>, /v1/services, /debug/config_dump and the dashboard (/).
 func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -84,6 +84,7 @@ func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
 		a.writeJSON(w, http.StatusOK, a.publisher.Services())
 	})
 	mux.HandleFunc("GET /debug/config_dump", a.serveConfigDump)
+	mux.Handle("GET /", dashboardHandler())
 	return mux
 }
 
