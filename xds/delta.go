@@ -110,6 +110,7 @@ func (s *Server) sendDelta(st *stream, gs deltaStream) error {
 		st.remember(resp.GetNonce(), deltaSent{typ: t, version: resp.GetSystemVersionInfo()})
 		st.track.sent(t, resp.GetSystemVersionInfo(), resp.GetNonce(), time.Now())
 		s.metrics.deltaResponses.WithLabelValues(shortType(resp.GetTypeUrl())).Inc()
+		s.metrics.groupResponses.WithLabelValues(shortType(resp.GetTypeUrl()), st.group.String()).Inc()
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ type metrics struct {
 	// rejections counts rejections, state of the world and delta, by
 	// type and group.
 	rejections *prometheus.CounterVec
+	// groupResponses counts responses, state of the world and delta, by
+	// type and group.
+	groupResponses *prometheus.CounterVec
 	// convergence times each change from its observation in Consul to
 	// each proxy's acknowledgement.
 	convergence prometheus.Histogram
@@ -88,6 +91,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time from a Consul change being observed to a proxy acknowledging every response it caused, one observation per proxy per change (changes that reach a proxy together count once).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
+		groupResponses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_xds_group_responses_total",
+			Help: "Responses sent (state of the world or delta), by type and group.",
+		}, []string{"type", "group"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_xds_rejections_total",
 			Help: "Responses a client rejected (state of the world or delta), by type and group.",
@@ -95,7 +102,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.streams, m.groups, m.responses, m.acks, m.nacks,
-			m.deltaResponses, m.deltaAcks, m.deltaNacks, m.encodes, m.applyTime, m.woken, m.rejections, m.convergence)
+			m.deltaResponses, m.deltaAcks, m.deltaNacks, m.encodes, m.applyTime, m.woken, m.rejections, m.convergence, m.groupResponses)
 	}
 	return m
 }

@@ -69,6 +69,9 @@ func TestProxiesTrackRejection(t *testing.T) {
 	if eds.Rejection == nil || eds.Rejection.Version != "bad" || eds.Rejection.Error != "endpoints web: unknown field for the test" || eds.Accepted != "v1" {
 		t.Errorf("EDS = %+v, want bad rejected with the client's error, v1 still accepted", eds)
 	}
+	if got := testutil.ToFloat64(srv.metrics.groupResponses.WithLabelValues("ClusterLoadAssignment", "envoy/edge")); got != 2 {
+		t.Errorf("EDS responses to envoy/edge = %v, want 2", got)
+	}
 	if got := testutil.ToFloat64(srv.metrics.rejections.WithLabelValues("ClusterLoadAssignment", "envoy/edge")); got != 1 {
 		t.Errorf("rejections metric = %v, want 1", got)
 	}

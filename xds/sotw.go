@@ -105,6 +105,7 @@ func (s *Server) sendSotW(st *stream, gs sotwStream) error {
 		}
 		st.track.sent(t, resp.GetVersionInfo(), resp.GetNonce(), time.Now())
 		s.metrics.responses.WithLabelValues(shortType(resp.GetTypeUrl())).Inc()
+		s.metrics.groupResponses.WithLabelValues(shortType(resp.GetTypeUrl()), st.group.String()).Inc()
 	}
 	return nil
 }
