@@ -90,6 +90,11 @@ type Service struct {
 	Meta map[string]string
 	// Instances are sorted by node, then ID.
 	Instances []Instance
+	// Virtual is set for a name that only config entries define — a
+	// service-splitter, a service-router or a redirecting resolver, with
+	// no registered instance: clients can route to it, and it routes
+	// elsewhere. A virtual service has no instances.
+	Virtual bool
 }
 
 // Model is everything discovery knows about one datacenter at one moment.

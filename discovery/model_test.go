@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -72,5 +73,33 @@ func TestModelSharesUnchangedServices(t *testing.T) {
 	if first.Services[1].Instances[0].Port != 1 || second.Services[1].Instances[0].Port != 2 {
 		t.Errorf("web's port: first model %d, second %d; want 1 and 2",
 			first.Services[1].Instances[0].Port, second.Services[1].Instances[0].Port)
+	}
+}
+
+// TestWithVirtual checks that virtual services merge into a sorted list
+// in order, flagged, with no instances.
+func TestWithVirtual(t *testing.T) {
+	for _, tc := range []struct {
+		services, virtual, want []string
+	}{
+		{nil, []string{"web"}, []string{"web"}},
+		{[]string{"api", "db"}, []string{"b", "z"}, []string{"api", "b", "db", "z"}},
+		{[]string{"b"}, []string{"a"}, []string{"a", "b"}},
+	} {
+		var in []Service
+		for _, n := range tc.services {
+			in = append(in, Service{Name: n, Instances: []Instance{{ID: n + "-1"}}})
+		}
+		out := withVirtual(in, tc.virtual, "dc1")
+		var names []string
+		for _, s := range out {
+			names = append(names, s.Name)
+			if s.Virtual != slices.Contains(tc.virtual, s.Name) || s.Virtual && len(s.Instances) > 0 {
+				t.Errorf("%s: virtual %v with %d instances", s.Name, s.Virtual, len(s.Instances))
+			}
+		}
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("withVirtual(%v, %v) = %v, want %v", tc.services, tc.virtual, names, tc.want)
+		}
 	}
 }

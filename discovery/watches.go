@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -418,5 +419,43 @@ func (ws *watchSet) model() Model {
 		}
 		m.Services = append(m.Services, *sw.service)
 	}
+	if virtual := ws.virtualNames(); len(virtual) > 0 {
+		m.Services = withVirtual(m.Services, virtual, ws.datacenter)
+	}
 	return m
+}
+
+// virtualNames returns, sorted, the names that config entries route
+// (a splitter, a router or a redirecting resolver) but the catalog does
+// not hold.
+func (ws *watchSet) virtualNames() []string {
+	c := ws.config
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, name := range c.Names() {
+		if _, registered := ws.watches[name]; registered {
+			continue
+		}
+		_, split := c.Splitters[name]
+		_, routed := c.Routers[name]
+		if split || routed || c.Resolvers[name].Redirect != nil {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// withVirtual merges virtual services, sorted names none of services
+// holds, into services sorted by name.
+func withVirtual(services []Service, virtual []string, datacenter string) []Service {
+	out := make([]Service, 0, len(services)+len(virtual))
+	for _, name := range virtual {
+		i, _ := slices.BinarySearchFunc(services, name, func(s Service, n string) int { return strings.Compare(s.Name, n) })
+		out = append(out, services[:i]...)
+		services = services[i:]
+		out = append(out, Service{Name: name, Datacenter: datacenter, Virtual: true})
+	}
+	return append(out, services...)
 }
