@@ -124,6 +124,21 @@ func TestSimulatedEnvoy(t *testing.T) {
 	})
 }
 
+// holdsInForce reports whether an Envoy's accepted versions, by type URL,
+// are the flavour's versions in force, by short type name.
+func holdsInForce(held map[string]string, inForce map[string]string) bool {
+	short := map[string]string{resourcev3.ClusterType: "cds", resourcev3.EndpointType: "eds", resourcev3.ListenerType: "lds", resourcev3.RouteType: "rds"}
+	if len(held) != len(short) {
+		return false
+	}
+	for typ, v := range held {
+		if inForce[short[typ]] != v {
+			return false
+		}
+	}
+	return true
+}
+
 // TestRestartKeepsVersions restarts Switchyard on unchanged Consul state: the
 // new process serves the very same versions.
 func TestRestartKeepsVersions(t *testing.T) {
@@ -134,8 +149,13 @@ func TestRestartKeepsVersions(t *testing.T) {
 	first := startSwitchyard(t, c.agent.HTTPAddr)
 	e1 := startSimEnvoy(t, first.app.XDSAddr(), "edge-1")
 	waitEnvoy(t, e1, "first snapshot", func(s simenvoy.State) bool { return len(endpointAddrs(s, "api")) == 1 })
+	// Later publishes (Consul's own service settling) may still be on
+	// their way: take the versions once the Envoy holds what is in force.
 	var st1 adminStatus
-	adminJSON(t, first.app.AdminAddr(), "/status", &st1)
+	waitUntil(t, "the Envoy holds the versions in force", func() bool {
+		adminJSON(t, first.app.AdminAddr(), "/status", &st1)
+		return holdsInForce(versions(e1.State()), st1.Versions["envoy"])
+	})
 	envoyVersions := versions(e1.State())
 	e1.Close()
 	first.stop()
