@@ -161,6 +161,16 @@ type Split struct {
 	Weight                 int
 	Service, ServiceSubset string
 	Namespace, Partition   string
+	// RequestHeaders and ResponseHeaders change the headers of this
+	// share's requests and responses; nil changes nothing.
+	RequestHeaders, ResponseHeaders *HeaderModifiers
+}
+
+// HeaderModifiers are Consul's HTTPHeaderModifiers: headers to append,
+// to set (replacing) and to remove.
+type HeaderModifiers struct {
+	Add, Set map[string]string
+	Remove   []string
 }
 
 // ServiceRouter is a service-router entry.
@@ -178,9 +188,11 @@ type Route struct {
 // HTTPMatch is a route's Match.HTTP; the zero value matches everything.
 type HTTPMatch struct {
 	PathExact, PathPrefix, PathRegex string
-	Header                           []HeaderMatch
-	QueryParam                       []QueryParamMatch
-	Methods                          []string
+	// CaseInsensitive matches the path without regard to case.
+	CaseInsensitive bool
+	Header          []HeaderMatch
+	QueryParam      []QueryParamMatch
+	Methods         []string
 }
 
 // HeaderMatch matches one request header; exactly one of Present, Exact,
@@ -206,8 +218,12 @@ type RouteDestination struct {
 	Namespace, Partition   string
 	PrefixRewrite          string
 	RequestTimeout         time.Duration
+	IdleTimeout            time.Duration
 	NumRetries             uint32
 	RetryOnConnectFailure  bool
 	RetryOnStatusCodes     []uint32
 	RetryOn                []string
+	// RequestHeaders and ResponseHeaders change the headers of the
+	// route's requests and responses; nil changes nothing.
+	RequestHeaders, ResponseHeaders *HeaderModifiers
 }

@@ -172,7 +172,17 @@ func splitFrom(s api.ServiceSplit) Split {
 		Weight:  int(math.Round(float64(s.Weight) * 100)),
 		Service: s.Service, ServiceSubset: s.ServiceSubset,
 		Namespace: s.Namespace, Partition: s.Partition,
+		RequestHeaders:  headerModifiersFrom(s.RequestHeaders),
+		ResponseHeaders: headerModifiersFrom(s.ResponseHeaders),
 	}
+}
+
+// headerModifiersFrom converts header modifiers, nil staying nil.
+func headerModifiersFrom(m *api.HTTPHeaderModifiers) *HeaderModifiers {
+	if m == nil || len(m.Add) == 0 && len(m.Set) == 0 && len(m.Remove) == 0 {
+		return nil
+	}
+	return &HeaderModifiers{Add: cloneMap(m.Add), Set: cloneMap(m.Set), Remove: cloneSlice(m.Remove)}
 }
 
 // serviceRouterFrom converts a service-router entry.
@@ -196,12 +206,13 @@ func routeFrom(r api.ServiceRoute) Route {
 // httpMatchFrom converts a route's HTTP match.
 func httpMatchFrom(m *api.ServiceRouteHTTPMatch) HTTPMatch {
 	return HTTPMatch{
-		PathExact:  m.PathExact,
-		PathPrefix: m.PathPrefix,
-		PathRegex:  m.PathRegex,
-		Header:     convertSlice(m.Header, headerMatchFrom),
-		QueryParam: convertSlice(m.QueryParam, queryParamMatchFrom),
-		Methods:    cloneSlice(m.Methods),
+		PathExact:       m.PathExact,
+		PathPrefix:      m.PathPrefix,
+		PathRegex:       m.PathRegex,
+		CaseInsensitive: m.CaseInsensitive,
+		Header:          convertSlice(m.Header, headerMatchFrom),
+		QueryParam:      convertSlice(m.QueryParam, queryParamMatchFrom),
+		Methods:         cloneSlice(m.Methods),
 	}
 }
 
@@ -228,6 +239,9 @@ func destinationFrom(d *api.ServiceRouteDestination) RouteDestination {
 		Partition:             d.Partition,
 		PrefixRewrite:         d.PrefixRewrite,
 		RequestTimeout:        d.RequestTimeout,
+		IdleTimeout:           d.IdleTimeout,
+		RequestHeaders:        headerModifiersFrom(d.RequestHeaders),
+		ResponseHeaders:       headerModifiersFrom(d.ResponseHeaders),
 		NumRetries:            d.NumRetries,
 		RetryOnConnectFailure: d.RetryOnConnectFailure,
 		RetryOnStatusCodes:    cloneSlice(d.RetryOnStatusCodes),

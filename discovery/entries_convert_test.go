@@ -157,7 +157,7 @@ func TestConfigEntriesFrom(t *testing.T) {
 			Splits: []Split{
 				{Weight: 3333, Service: "web", ServiceSubset: "v1"},
 				{Weight: 3333, ServiceSubset: "v2", Namespace: "ns", Partition: "pt"},
-				{Weight: 3334, Service: "other"},
+				{Weight: 3334, Service: "other", RequestHeaders: &HeaderModifiers{Set: map[string]string{"x": "y"}}},
 				{Weight: 1},
 				{Weight: 0},
 				{Weight: 10000},
@@ -170,7 +170,7 @@ func TestConfigEntriesFrom(t *testing.T) {
 			Kind: api.ServiceRouter, Name: "web",
 			Routes: []api.ServiceRoute{{
 				Match: &api.ServiceRouteMatch{HTTP: &api.ServiceRouteHTTPMatch{
-					PathExact: "/exact", PathPrefix: "/prefix", PathRegex: "/re.*",
+					PathExact: "/exact", PathPrefix: "/prefix", PathRegex: "/re.*", CaseInsensitive: true,
 					Header: []api.ServiceRouteHTTPMatchHeader{
 						{Name: "x-present", Present: true},
 						{Name: "x-exact", Exact: "e", Invert: true},
@@ -186,8 +186,10 @@ func TestConfigEntriesFrom(t *testing.T) {
 				}},
 				Destination: &api.ServiceRouteDestination{
 					Service: "api", ServiceSubset: "v2", Namespace: "ns", Partition: "pt",
-					PrefixRewrite: "/", RequestTimeout: 3 * time.Second, NumRetries: 4,
+					PrefixRewrite: "/", RequestTimeout: 3 * time.Second, IdleTimeout: 9 * time.Second, NumRetries: 4,
 					RetryOnConnectFailure: true, RetryOnStatusCodes: []uint32{503, 504}, RetryOn: []string{"reset", "5xx"},
+					RequestHeaders:  &api.HTTPHeaderModifiers{Add: map[string]string{"x-a": "1"}, Remove: []string{"x-r"}},
+					ResponseHeaders: &api.HTTPHeaderModifiers{Set: map[string]string{"x-s": "2"}},
 				},
 			}, {
 				Match:       &api.ServiceRouteMatch{},
@@ -198,7 +200,7 @@ func TestConfigEntriesFrom(t *testing.T) {
 			Name: "web",
 			Routes: []Route{{
 				Match: HTTPMatch{
-					PathExact: "/exact", PathPrefix: "/prefix", PathRegex: "/re.*",
+					PathExact: "/exact", PathPrefix: "/prefix", PathRegex: "/re.*", CaseInsensitive: true,
 					Header: []HeaderMatch{
 						{Name: "x-present", Present: true},
 						{Name: "x-exact", Exact: "e", Invert: true},
@@ -214,8 +216,10 @@ func TestConfigEntriesFrom(t *testing.T) {
 				},
 				Destination: RouteDestination{
 					Service: "api", ServiceSubset: "v2", Namespace: "ns", Partition: "pt",
-					PrefixRewrite: "/", RequestTimeout: 3 * time.Second, NumRetries: 4,
+					PrefixRewrite: "/", RequestTimeout: 3 * time.Second, IdleTimeout: 9 * time.Second, NumRetries: 4,
 					RetryOnConnectFailure: true, RetryOnStatusCodes: []uint32{503, 504}, RetryOn: []string{"reset", "5xx"},
+					RequestHeaders:  &HeaderModifiers{Add: map[string]string{"x-a": "1"}, Remove: []string{"x-r"}},
+					ResponseHeaders: &HeaderModifiers{Set: map[string]string{"x-s": "2"}},
 				},
 			}, {
 				Destination: RouteDestination{ServiceSubset: "v1"},

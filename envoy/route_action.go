@@ -22,6 +22,9 @@ type RouteAction struct {
 	// MaxStreamDuration bounds a whole request or stream; zero leaves it
 	// unbounded. It is the timeout proxyless gRPC clients honour.
 	MaxStreamDuration time.Duration
+	// IdleTimeout bounds how long a stream may go without activity (Envoy
+	// only; gRPC clients ignore it); zero leaves it unset.
+	IdleTimeout time.Duration
 	// Retry, if set, retries failed requests.
 	Retry *RetryPolicy
 	// HashPolicies compute the hash a ring hash or Maglev cluster balances
@@ -38,6 +41,10 @@ type WeightedCluster struct {
 	// of a percent (the weights of a route sum to 10000); it is ignored
 	// when there is only one cluster.
 	Weight uint32
+	// RequestHeaders and ResponseHeaders change the headers of the
+	// requests sent to this cluster and of their responses; with a single
+	// cluster they apply to the route.
+	RequestHeaders, ResponseHeaders HeaderModifiers
 }
 
 // RetryPolicy says when and how often a request is retried.
@@ -88,6 +95,7 @@ func routeAction(a RouteAction) *routev3.RouteAction {
 	ra := &routev3.RouteAction{
 		PrefixRewrite: a.PrefixRewrite,
 		Timeout:       optionalDuration(a.Timeout),
+		IdleTimeout:   optionalDuration(a.IdleTimeout),
 		RetryPolicy:   retryPolicy(a.Retry),
 		HashPolicy:    hashPolicies(a.HashPolicies),
 	}
@@ -113,8 +121,12 @@ func setClusters(ra *routev3.RouteAction, clusters []WeightedCluster) {
 		weighted := make([]*routev3.WeightedCluster_ClusterWeight, 0, len(clusters))
 		for _, c := range clusters {
 			weighted = append(weighted, &routev3.WeightedCluster_ClusterWeight{
-				Name:   c.Name,
-				Weight: wrapperspb.UInt32(c.Weight),
+				Name:                    c.Name,
+				Weight:                  wrapperspb.UInt32(c.Weight),
+				RequestHeadersToAdd:     headersToAdd(c.RequestHeaders),
+				RequestHeadersToRemove:  headersToRemove(c.RequestHeaders),
+				ResponseHeadersToAdd:    headersToAdd(c.ResponseHeaders),
+				ResponseHeadersToRemove: headersToRemove(c.ResponseHeaders),
 			})
 		}
 		ra.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{

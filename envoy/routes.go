@@ -8,6 +8,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // methodHeader is the pseudo-header Envoy matches the HTTP method against.
@@ -17,6 +18,9 @@ const methodHeader = ":method"
 type RouteSpec struct {
 	Match  RouteMatch
 	Action RouteAction
+	// RequestHeaders and ResponseHeaders change the headers of requests
+	// the route matches and of their responses.
+	RequestHeaders, ResponseHeaders HeaderModifiers
 }
 
 // RouteMatch selects requests. At most one of PathExact, PathPrefix and
@@ -36,6 +40,8 @@ type RouteMatch struct {
 	QueryParams []QueryParamMatch
 	// Methods, if any, are the HTTP methods accepted, e.g. GET and POST.
 	Methods []string
+	// CaseInsensitive matches the path without regard to case.
+	CaseInsensitive bool
 	// NeverMatches makes the route match no request (a runtime fraction
 	// of 0 %): it only keeps its clusters in a gRPC client's config, so
 	// that a later route sending traffic to them finds them ready.
@@ -75,9 +81,19 @@ type QueryParamMatch struct {
 func Routes(specs []RouteSpec) []*routev3.Route {
 	routes := make([]*routev3.Route, 0, len(specs))
 	for _, s := range specs {
+		if len(s.Action.Clusters) == 1 {
+			// A lone cluster is no weighted cluster to carry its headers.
+			c := s.Action.Clusters[0]
+			s.RequestHeaders = mergeModifiers(s.RequestHeaders, c.RequestHeaders)
+			s.ResponseHeaders = mergeModifiers(s.ResponseHeaders, c.ResponseHeaders)
+		}
 		routes = append(routes, &routev3.Route{
-			Match:  routeMatch(s.Match),
-			Action: &routev3.Route_Route{Route: routeAction(s.Action)},
+			Match:                   routeMatch(s.Match),
+			Action:                  &routev3.Route_Route{Route: routeAction(s.Action)},
+			RequestHeadersToAdd:     headersToAdd(s.RequestHeaders),
+			RequestHeadersToRemove:  headersToRemove(s.RequestHeaders),
+			ResponseHeadersToAdd:    headersToAdd(s.ResponseHeaders),
+			ResponseHeadersToRemove: headersToRemove(s.ResponseHeaders),
 		})
 	}
 	return routes
@@ -105,6 +121,9 @@ func routeMatch(m RouteMatch) *routev3.RouteMatch {
 	}
 	for _, q := range m.QueryParams {
 		rm.QueryParameters = append(rm.QueryParameters, queryParameterMatcher(q))
+	}
+	if m.CaseInsensitive {
+		rm.CaseSensitive = wrapperspb.Bool(false)
 	}
 	if m.NeverMatches {
 		rm.RuntimeFraction = &corev3.RuntimeFractionalPercent{

@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -277,5 +278,44 @@ func TestRouteNeverMatches(t *testing.T) {
 	}
 	if got := len(r.GetRoute().GetWeightedClusters().GetClusters()); got != 2 {
 		t.Errorf("clusters = %d, want 2", got)
+	}
+}
+
+// TestRouteHeadersAndOptions checks header modifiers on routes and on
+// weighted clusters (a lone cluster's go to the route), case-insensitive
+// paths and the idle timeout.
+func TestRouteHeadersAndOptions(t *testing.T) {
+	mods := HeaderModifiers{Add: map[string]string{"x-b": "2", "x-a": "1"}, Set: map[string]string{"x-s": "s"}, Remove: []string{"x-r"}}
+	routes := Routes([]RouteSpec{
+		{Match: RouteMatch{PathPrefix: "/A", CaseInsensitive: true}, ResponseHeaders: mods,
+			Action: RouteAction{IdleTimeout: 30 * time.Second, Clusters: []WeightedCluster{{Name: "one", RequestHeaders: mods}}}},
+		{Action: RouteAction{Clusters: []WeightedCluster{{Name: "a", Weight: 1, RequestHeaders: mods}, {Name: "b", Weight: 1}}}},
+	})
+	for _, r := range routes {
+		if err := r.ValidateAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := routes[0]
+	if first.GetMatch().GetCaseSensitive().GetValue() || first.GetMatch().GetCaseSensitive() == nil {
+		t.Error("case_sensitive not set to false")
+	}
+	if got := first.GetRoute().GetIdleTimeout().AsDuration(); got != 30*time.Second {
+		t.Errorf("idle timeout = %v", got)
+	}
+	var keys []string
+	for _, h := range first.GetRequestHeadersToAdd() {
+		keys = append(keys, h.GetHeader().GetKey()+":"+h.GetAppendAction().String())
+	}
+	want := []string{"x-a:APPEND_IF_EXISTS_OR_ADD", "x-b:APPEND_IF_EXISTS_OR_ADD", "x-s:OVERWRITE_IF_EXISTS_OR_ADD"}
+	if !slices.Equal(keys, want) || !slices.Equal(first.GetRequestHeadersToRemove(), []string{"x-r"}) {
+		t.Errorf("lone cluster's request headers on the route = %v, remove %v; want %v", keys, first.GetRequestHeadersToRemove(), want)
+	}
+	if len(first.GetResponseHeadersToAdd()) != 3 {
+		t.Errorf("route response headers = %v", first.GetResponseHeadersToAdd())
+	}
+	wc := routes[1].GetRoute().GetWeightedClusters().GetClusters()
+	if len(wc[0].GetRequestHeadersToAdd()) != 3 || len(wc[1].GetRequestHeadersToAdd()) != 0 {
+		t.Errorf("weighted cluster headers = %v / %v", wc[0].GetRequestHeadersToAdd(), wc[1].GetRequestHeadersToAdd())
 	}
 }

@@ -167,7 +167,11 @@ func planRoutes(p *chain.Plan, flavour Flavour) ([]*routev3.Route, []string) {
 			notes = append(notes, fmt.Sprintf("route %d: gRPC clients: %s", i, s))
 		}
 		if keep {
-			specs = append(specs, envoy.RouteSpec{Match: match, Action: action})
+			spec := envoy.RouteSpec{Match: match, Action: action}
+			if flavour == FlavourEnvoy {
+				spec.RequestHeaders, spec.ResponseHeaders = headerModifiers(r.RequestHeaders), headerModifiers(r.ResponseHeaders)
+			}
+			specs = append(specs, spec)
 		}
 	}
 	if flavour == FlavourGRPC {
@@ -229,7 +233,8 @@ func routeMatch(m *discovery.HTTPMatch) envoy.RouteMatch {
 	if m == nil {
 		return envoy.RouteMatch{}
 	}
-	out := envoy.RouteMatch{PathExact: m.PathExact, PathPrefix: m.PathPrefix, PathRegex: m.PathRegex, Methods: slices.Clone(m.Methods)}
+	out := envoy.RouteMatch{PathExact: m.PathExact, PathPrefix: m.PathPrefix, PathRegex: m.PathRegex, Methods: slices.Clone(m.Methods),
+		CaseInsensitive: m.CaseInsensitive}
 	for _, h := range m.Header {
 		out.Headers = append(out.Headers, envoy.HeaderMatch{Name: h.Name, Present: h.Present || h.Exact == "" && h.Prefix == "" && h.Suffix == "" && h.Regex == "",
 			Exact: h.Exact, Prefix: h.Prefix, Suffix: h.Suffix, Regex: h.Regex, Invert: h.Invert})
@@ -271,16 +276,29 @@ func grpcRetryOn(cond string) bool {
 func routeAction(r chain.Route, flavour Flavour) (envoy.RouteAction, []string) {
 	var notes []string
 	a := envoy.RouteAction{PrefixRewrite: r.PrefixRewrite}
+	splitHeaders := false
 	for _, s := range r.Splits {
-		a.Clusters = append(a.Clusters, envoy.WeightedCluster{Name: splitClusterName(s), Weight: uint32(s.Weight)})
+		wc := envoy.WeightedCluster{Name: splitClusterName(s), Weight: uint32(s.Weight)}
+		if flavour == FlavourEnvoy {
+			wc.RequestHeaders, wc.ResponseHeaders = headerModifiers(s.RequestHeaders), headerModifiers(s.ResponseHeaders)
+		}
+		splitHeaders = splitHeaders || s.RequestHeaders != nil || s.ResponseHeaders != nil
+		a.Clusters = append(a.Clusters, wc)
 	}
 	if flavour == FlavourEnvoy {
+		a.IdleTimeout = r.IdleTimeout
 		a.Timeout = r.RequestTimeout
 		a.Retry = envoyRetry(r)
 		a.HashPolicies = hashPolicies(r.HashPolicies, flavour, &notes)
 		return a, notes
 	}
 	a.MaxStreamDuration = r.RequestTimeout
+	if r.IdleTimeout != 0 {
+		notes = append(notes, "IdleTimeout is left out")
+	}
+	if splitHeaders || r.RequestHeaders != nil || r.ResponseHeaders != nil {
+		notes = append(notes, "header modifiers (RequestHeaders, ResponseHeaders) are left out")
+	}
 	if r.PrefixRewrite != "" {
 		a.PrefixRewrite = ""
 		notes = append(notes, "PrefixRewrite is left out")
@@ -397,4 +415,12 @@ func addTCPListener(res *Resources, svc discovery.Service, p *chain.Plan, opts O
 	name := TCPListenerName(svc.Name)
 	res.Listeners = append(res.Listeners, envoy.TCPProxyListener(name, address, uint32(port), name, cluster))
 	return nil
+}
+
+// headerModifiers converts Consul's header modifiers; nil changes nothing.
+func headerModifiers(m *discovery.HeaderModifiers) envoy.HeaderModifiers {
+	if m == nil {
+		return envoy.HeaderModifiers{}
+	}
+	return envoy.HeaderModifiers{Add: m.Add, Set: m.Set, Remove: m.Remove}
 }

@@ -199,6 +199,9 @@ func (c *compiler) route(match *discovery.HTTPMatch, d discovery.RouteDestinatio
 		Splits:                c.splitOrResolve(svc, d.ServiceSubset, fullWeight, 0, kind, entry, field),
 		PrefixRewrite:         d.PrefixRewrite,
 		RequestTimeout:        d.RequestTimeout,
+		IdleTimeout:           d.IdleTimeout,
+		RequestHeaders:        d.RequestHeaders,
+		ResponseHeaders:       d.ResponseHeaders,
 		NumRetries:            d.NumRetries,
 		RetryOnConnectFailure: d.RetryOnConnectFailure,
 		RetryOnStatusCodes:    slices.Clone(d.RetryOnStatusCodes),
@@ -253,11 +256,15 @@ func (c *compiler) splitOrResolve(svc, subset string, weight, depth int, kind, e
 		}
 		if to == svc || s.ServiceSubset != "" {
 			if t, ok := c.resolve(to, s.ServiceSubset, 0, KindSplitter, svc, sf); ok {
-				out = addWeight(out, WeightedTarget{Target: t, Weight: w, Failover: c.hasFailover(t)})
+				out = addWeight(out, WeightedTarget{Target: t, Weight: w, Failover: c.hasFailover(t),
+					RequestHeaders: s.RequestHeaders, ResponseHeaders: s.ResponseHeaders})
 			}
 			continue
 		}
 		for _, wt := range c.splitOrResolve(to, "", w, depth+1, KindSplitter, svc, sf) {
+			if wt.RequestHeaders == nil && wt.ResponseHeaders == nil {
+				wt.RequestHeaders, wt.ResponseHeaders = s.RequestHeaders, s.ResponseHeaders
+			}
 			out = addWeight(out, wt)
 		}
 	}

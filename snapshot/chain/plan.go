@@ -59,6 +59,7 @@ type Route struct {
 	// router's destination; RequestTimeout falls back to the resolver's.
 	PrefixRewrite         string
 	RequestTimeout        time.Duration
+	IdleTimeout           time.Duration
 	NumRetries            uint32
 	RetryOnConnectFailure bool
 	RetryOnStatusCodes    []uint32
@@ -66,6 +67,9 @@ type Route struct {
 	// HashPolicies are the hash policies of the resolver of the route's
 	// first target, for hashing load balancers.
 	HashPolicies []discovery.HashPolicy
+	// RequestHeaders and ResponseHeaders are the router destination's
+	// header changes; nil changes nothing.
+	RequestHeaders, ResponseHeaders *discovery.HeaderModifiers
 }
 
 // WeightedTarget is one share of a route.
@@ -77,6 +81,9 @@ type WeightedTarget struct {
 	// Failover is set when the target's resolver gives it failover
 	// targets, so the route goes through its failover cluster.
 	Failover bool
+	// RequestHeaders and ResponseHeaders are the split's header changes
+	// (of the splitter that gave the share; nil for none).
+	RequestHeaders, ResponseHeaders *discovery.HeaderModifiers
 }
 
 // Plan is the compiled routing of one service.
