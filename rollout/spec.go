@@ -121,17 +121,27 @@ func ParsePercent(s string) (float64, error) {
 
 // Validate names the first flag whose value is unusable.
 func (s Spec) Validate() error {
-	if err := name(s.Service); err != nil {
-		return fmt.Errorf("invalid service name: %w", err)
+	if err := s.ValidateWithoutFrom(); err != nil {
+		return err
 	}
-	if err := name(s.From); err != nil {
+	if err := CheckName(s.From); err != nil {
 		return fmt.Errorf("invalid value for --from: %w", err)
-	}
-	if err := name(s.To); err != nil {
-		return fmt.Errorf("invalid value for --to: %w", err)
 	}
 	if s.From == s.To {
 		return fmt.Errorf("invalid value for --to: %q is also --from; a rollout moves traffic between two subsets", s.To)
+	}
+	return nil
+}
+
+// ValidateWithoutFrom is Validate without the checks of From, for a caller
+// that has yet to fill From in from the service-resolver: it lets the CLI
+// reject a mistyped flag before it asks Consul anything.
+func (s Spec) ValidateWithoutFrom() error {
+	if err := CheckName(s.Service); err != nil {
+		return fmt.Errorf("invalid service name: %w", err)
+	}
+	if err := CheckName(s.To); err != nil {
+		return fmt.Errorf("invalid value for --to: %w", err)
 	}
 	if err := validSteps(s.Steps); err != nil {
 		return fmt.Errorf("invalid value for --steps: %w", err)
@@ -175,9 +185,10 @@ func validSteps(steps []int) error {
 	return nil
 }
 
-// name checks a service or subset name: letters, digits, '-', '_' and '.',
-// which keeps it safe as a KV key segment and a Consul subset name.
-func name(s string) error {
+// CheckName checks a service or subset name: letters, digits, '-', '_' and
+// '.', which keeps it safe as a KV key segment, in a Consul API path and as
+// a Consul subset name.
+func CheckName(s string) error {
 	if s == "" {
 		return fmt.Errorf("empty")
 	}

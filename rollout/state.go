@@ -38,7 +38,7 @@ type State struct {
 	Step int `json:"step"`
 	// StepStartedAt is when the current step was applied; zero before the
 	// first.
-	StepStartedAt time.Time `json:"stepStartedAt"`
+	StepStartedAt time.Time `json:"stepStartedAt,omitzero"`
 	// PauseReason says why a paused rollout is paused.
 	PauseReason string  `json:"pauseReason,omitempty"`
 	History     []Event `json:"history"`
