@@ -75,6 +75,23 @@ func (s State) Weight() int {
 	return s.Spec.Steps[s.Step]
 }
 
+// check reports a state no transition can produce: an invalid spec, an
+// unknown phase or a step outside the spec's steps.
+func (s State) check() error {
+	if err := s.Spec.Validate(); err != nil {
+		return fmt.Errorf("invalid spec: %w", err)
+	}
+	switch s.Phase {
+	case PhaseRunning, PhasePaused, PhaseSucceeded, PhaseAborted:
+	default:
+		return fmt.Errorf("unknown phase %q", s.Phase)
+	}
+	if s.Step < -1 || s.Step >= len(s.Spec.Steps) {
+		return fmt.Errorf("step %d is outside the %d steps", s.Step, len(s.Spec.Steps))
+	}
+	return nil
+}
+
 // Pause stops a running rollout where it is, for reason.
 func (s *State) Pause(at time.Time, actor, reason string) error {
 	if s.Phase != PhaseRunning {

@@ -118,7 +118,8 @@ func (s *Store) cas(ctx context.Context, st State, index uint64) error {
 	return nil
 }
 
-// decode reads a stored state and checks it is the key's service.
+// decode reads a stored state and checks it is a usable rollout of the
+// key's service, so that nobody acts on a value edited into nonsense.
 func decode(p *api.KVPair) (State, error) {
 	var st State
 	if err := json.Unmarshal(p.Value, &st); err != nil {
@@ -126,6 +127,9 @@ func decode(p *api.KVPair) (State, error) {
 	}
 	if Key(st.Spec.Service) != p.Key {
 		return State{}, fmt.Errorf("decode %s: it holds the rollout of service %q", p.Key, st.Spec.Service)
+	}
+	if err := st.check(); err != nil {
+		return State{}, fmt.Errorf("decode %s: %w", p.Key, err)
 	}
 	return st, nil
 }

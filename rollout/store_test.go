@@ -97,15 +97,26 @@ func TestStore(t *testing.T) {
 	}
 }
 
-func TestStoreRejectsForeignValue(t *testing.T) {
+func TestStoreRejectsBadValues(t *testing.T) {
 	ctx := context.Background()
 	client := startConsul(t)
-	data := []byte(`{"spec":{"service":"api","from":"a","to":"b","steps":[100],"interval":"1m0s"},"phase":"running","step":-1}`)
+	data := []byte(`{"spec":{"service":"api","from":"a","to":"b","steps":[100],"interval":"1m0s","minHealthy":1,"requireAck":1},"phase":"running","step":-1}`)
 	if _, err := client.KV().Put(&api.KVPair{Key: Key("web"), Value: data}, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := NewStore(client).Get(ctx, "web")
 	checkErr(t, err, `holds the rollout of service "api"`)
+	for _, bad := range []struct{ value, want string }{
+		{`{"spec":{"service":"web","from":"a","to":"b","steps":[100],"interval":"1m0s"},"phase":"running","step":1}`, "step 1 is outside the 1 steps"},
+		{`{"spec":{"service":"web","from":"a","to":"b","steps":[100],"interval":"1m0s"},"phase":"done","step":0}`, `unknown phase "done"`},
+		{`{"spec":{"service":"web","from":"a","to":"a","steps":[100],"interval":"1m0s"},"phase":"running","step":0}`, "invalid spec: invalid value for --to"},
+	} {
+		if _, err := client.KV().Put(&api.KVPair{Key: Key("web"), Value: []byte(bad.value)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := NewStore(client).Get(ctx, "web")
+		checkErr(t, err, bad.want)
+	}
 	if _, err := client.KV().Put(&api.KVPair{Key: Key("web"), Value: []byte("not json")}, nil); err != nil {
 		t.Fatal(err)
 	}

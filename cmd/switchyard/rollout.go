@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -83,6 +84,14 @@ func serviceArg(args []string) (string, error) {
 		return "", usageError{fmt.Errorf("invalid service name: %w", err)}
 	}
 	return args[0], nil
+}
+
+// checkActor refuses an empty --actor: every history event names one.
+func checkActor(actor string) error {
+	if err := nonEmpty(strings.TrimSpace(actor)); err != nil {
+		return usageError{fmt.Errorf("invalid value for --actor: %w", err)}
+	}
+	return nil
 }
 
 // defaultActor is user@host, the actor of the CLI's history events.

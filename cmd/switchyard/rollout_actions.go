@@ -61,6 +61,9 @@ func newRolloutActionCommand(cfg *rolloutConfig, a rolloutAction) *cobra.Command
 			if err != nil {
 				return err
 			}
+			if err := checkActor(actor); err != nil {
+				return err
+			}
 			return cfg.withConsul(cmd.Context(), func(ctx context.Context, client *api.Client) error {
 				return runRolloutAction(ctx, client, a, service, actor, reason, cmd.OutOrStdout(), time.Now())
 			})

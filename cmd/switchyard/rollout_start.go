@@ -57,6 +57,9 @@ func newRolloutStartCommand(cfg *rolloutConfig) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkActor(fl.Actor); err != nil {
+				return err
+			}
 			if fl.To == "" {
 				return usageError{fmt.Errorf("missing --to: name the subset to roll out")}
 			}

@@ -191,6 +191,8 @@ func TestRolloutCLIUsageErrors(t *testing.T) {
 		{[]string{"rollout", "pause"}, "accepts 1 arg"},
 		{[]string{"rollout", "resume", "web", "--reason", "x"}, "--reason"},
 		{[]string{"rollout", "list", "--timeout", "1ms"}, "--timeout"},
+		{[]string{"rollout", "abort", "web", "--actor", " "}, "--actor"},
+		{[]string{"rollout", "start", "web", "--to", "v2", "--actor", ""}, "--actor"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
