@@ -4,7 +4,7 @@
 GO          ?= go
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 PKGS        := ./...
-GOFILES_DIRS := cmd discovery envoy snapshot xds internal examples tools
+GOFILES_DIRS := cmd discovery envoy snapshot xds internal examples tools rollout
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
 
@@ -76,6 +76,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 30s ./snapshot/
 	$(GO) test -run '^$$' -fuzz FuzzInstancesFromEntries -fuzztime 30s ./discovery/
 	$(GO) test -run '^$$' -fuzz FuzzParseFilter -fuzztime 30s ./snapshot/chain/
+	$(GO) test -run '^$$' -fuzz FuzzParseSpec -fuzztime 30s ./rollout/
 
 clean:
 	rm -f bin/switchyard bin/switchyard-demo bin/switchyard-load

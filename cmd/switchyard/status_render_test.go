@@ -37,7 +37,13 @@ func readFixture(t *testing.T, name string, out any) {
 // with -update.
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "status", name)
+	checkGoldenFile(t, filepath.Join("testdata", "status", name), got)
+}
+
+// checkGoldenFile compares got with the file at path, or rewrites it with
+// -update.
+func checkGoldenFile(t *testing.T, path string, got []byte) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)

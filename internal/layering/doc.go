@@ -1,3 +1,4 @@
 // Package layering holds the test that enforces Switchyard's import
-// direction: discovery → snapshot → xds, with envoy as a leaf.
+// direction: discovery → snapshot → xds, with envoy and rollout as
+// leaves (rollout imports only the Consul API and the standard library).
 package layering

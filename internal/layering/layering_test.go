@@ -19,6 +19,7 @@ func TestImportDirection(t *testing.T) {
 		{"envoy", []string{module}},
 		{"snapshot", []string{module + "xds", module + "cmd"}},
 		{"xds", []string{module + "discovery", module + "snapshot", "github.com/hashicorp/consul"}},
+		{"rollout", []string{module, "github.com/envoyproxy/go-control-plane"}},
 	}
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {
