@@ -84,6 +84,7 @@ func (s *Server) open(st *stream, node *corev3.Node) {
 func (s *Server) closeStream(st *stream) {
 	if st.state != nil {
 		st.state.unregister(st)
+		s.dropGroup(st.group)
 	}
 	s.untrackProxy(st)
 	s.metrics.streams.Dec()

@@ -46,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		groups: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchyard_xds_groups",
-			Help: "Client groups (kind and node.cluster) seen since start.",
+			Help: "Client groups (kind and node.cluster) with at least one stream open.",
 		}),
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_xds_responses_total",

@@ -169,3 +169,19 @@ switchyard_xds_proxies{group="envoy/edge",kind="envoy",state="SYNCED"} 1
 		t.Errorf("resources series = %d, want 8 (two kinds × four types)", n)
 	}
 }
+
+// TestGroupsExpire checks that a client group is forgotten when its last
+// stream closes, and counted while any is open.
+func TestGroupsExpire(t *testing.T) {
+	srv, addr := startServer(t)
+	a := startEnvoy(t, addr, simenvoy.Config{NodeID: "g-1", Cluster: "short-lived"})
+	b := startEnvoy(t, addr, simenvoy.Config{NodeID: "g-2", Cluster: "short-lived"})
+	waitFor(t, func() bool { return len(srv.Groups()) == 1 && len(srv.Proxies()) == 2 })
+	a.Close()
+	waitFor(t, func() bool { return len(srv.Proxies()) == 1 })
+	if got := len(srv.Groups()); got != 1 {
+		t.Errorf("groups with one stream left = %d, want 1", got)
+	}
+	b.Close()
+	waitFor(t, func() bool { return len(srv.Groups()) == 0 })
+}

@@ -90,7 +90,9 @@ type Server struct {
 	doneOnce sync.Once
 
 	mu     sync.Mutex
-	groups map[Group]bool
+	// groups counts the open streams of each client group; a group with
+	// none left is forgotten.
+	groups map[Group]int
 	// proxies are the tracks of the streams whose node is known.
 	proxies map[*proxyTrack]struct{}
 }
@@ -105,7 +107,7 @@ func New(cfg Config) *Server {
 		kinds:   map[Kind]*kindState{KindEnvoy: newKindState(KindEnvoy), KindGRPC: newKindState(KindGRPC)},
 		gate:    newSyncGate(cfg.MaxConcurrentSyncs, cfg.SyncHold),
 		done:    make(chan struct{}),
-		groups:  map[Group]bool{},
+		groups:  map[Group]int{},
 		proxies: map[*proxyTrack]struct{}{},
 	}
 	if cfg.Registerer != nil {
@@ -142,19 +144,32 @@ func (s *Server) Apply(kind Kind, u Update) error {
 	return nil
 }
 
-// addGroup records a client group on its stream's first request.
+// addGroup counts a stream of a client group on its first request.
 func (s *Server) addGroup(g Group) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.groups[g] {
+	s.groups[g]++
+	if s.groups[g] > 1 {
 		return
 	}
-	s.groups[g] = true
 	s.metrics.groups.Set(float64(len(s.groups)))
 	s.log.Info("new client group", "group", g.String())
 }
 
-// Groups returns the groups seen so far.
+// dropGroup uncounts a closed stream of a group, forgetting the group
+// with its last stream.
+func (s *Server) dropGroup(g Group) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups[g]--; s.groups[g] > 0 {
+		return
+	}
+	delete(s.groups, g)
+	s.metrics.groups.Set(float64(len(s.groups)))
+	s.log.Info("client group gone: no stream left", "group", g.String())
+}
+
+// Groups returns the groups that have a stream open.
 func (s *Server) Groups() []Group {
 	s.mu.Lock()
 	defer s.mu.Unlock()
