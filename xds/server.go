@@ -89,7 +89,7 @@ type Server struct {
 	done     chan struct{}
 	doneOnce sync.Once
 
-	mu     sync.Mutex
+	mu sync.Mutex
 	// groups counts the open streams of each client group; a group with
 	// none left is forgotten.
 	groups map[Group]int
