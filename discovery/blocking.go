@@ -13,7 +13,9 @@ import (
 // status, metrics and logs.
 type queryObserver interface {
 	querySucceeded(endpoint, path string, meta *api.QueryMeta, took time.Duration)
-	queryFailed(endpoint, path string, err error, retryIn time.Duration)
+	// queryFailed is told each failure, failures being how many in a
+	// row this watch (or read) has had, 1 for the first.
+	queryFailed(endpoint, path string, err error, retryIn time.Duration, failures int)
 	// loaded reports whether a complete model has been sent.
 	loaded() bool
 }
@@ -63,7 +65,7 @@ func (w *blockingWatch[T]) run(ctx context.Context) error {
 		}
 		if err != nil {
 			if perr := asPermissionError(w.path, err); perr != nil && !w.observer.loaded() {
-				w.observer.queryFailed(w.endpoint, w.path, err, 0)
+				w.observer.queryFailed(w.endpoint, w.path, err, 0, failures+1)
 				return perr
 			}
 			failures++
@@ -72,7 +74,7 @@ func (w *blockingWatch[T]) run(ctx context.Context) error {
 			// wait time on stale data. Start again with a plain read.
 			index = 0
 			delay := backoff(failures, w.cfg.MinBackoff, w.cfg.MaxBackoff)
-			w.observer.queryFailed(w.endpoint, w.path, err, delay)
+			w.observer.queryFailed(w.endpoint, w.path, err, delay, failures)
 			if !sleepCtx(ctx, delay) {
 				return nil
 			}

@@ -67,7 +67,7 @@ type scriptStep struct {
 type recordingObserver struct{ ok, failed int }
 
 func (o *recordingObserver) querySucceeded(string, string, *api.QueryMeta, time.Duration) { o.ok++ }
-func (o *recordingObserver) queryFailed(string, string, error, time.Duration) {
+func (o *recordingObserver) queryFailed(string, string, error, time.Duration, int) {
 	o.failed++
 }
 func (o *recordingObserver) loaded() bool { return false }

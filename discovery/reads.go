@@ -69,11 +69,11 @@ func (ws *watchSet) readService(ctx context.Context, name string) ([]Instance, e
 			return instancesFromEntries(entries), nil
 		}
 		if perr := asPermissionError(path, err); perr != nil && !ws.src.loaded() {
-			ws.src.queryFailed("read", path, err, 0)
+			ws.src.queryFailed("read", path, err, 0, failures)
 			return nil, fmt.Errorf("targeted read: %w", perr)
 		}
 		delay := backoff(failures, ws.src.cfg.MinBackoff, ws.src.cfg.MaxBackoff)
-		ws.src.queryFailed("read", path, err, delay)
+		ws.src.queryFailed("read", path, err, delay, failures)
 		if !sleepCtx(ctx, delay) {
 			return nil, nil
 		}

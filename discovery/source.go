@@ -133,15 +133,22 @@ func (s *ConsulSource) loaded() bool {
 }
 
 // queryFailed records a failed query that is retried after retryIn, or not
-// at all when retryIn is zero.
-func (s *ConsulSource) queryFailed(endpoint, path string, err error, retryIn time.Duration) {
+// at all when retryIn is zero. A query failing again and again is logged
+// at its 1st, 2nd, 4th, 8th… failure in a row, so that an outage with many
+// watches does not flood the log; status and metrics count every one.
+func (s *ConsulSource) queryFailed(endpoint, path string, err error, retryIn time.Duration, failures int) {
 	s.status.failed(err, time.Now())
 	s.metrics.requests.WithLabelValues(endpoint, "error").Inc()
 	if retryIn == 0 {
 		s.log.Error("consul refused query; not retrying", "path", path, "error", err)
 		return
 	}
-	s.log.Warn("consul query failed; keeping the last known state", "path", path, "error", err, "retry_in", retryIn)
+	level := slog.LevelWarn
+	if failures&(failures-1) != 0 {
+		level = slog.LevelDebug
+	}
+	s.log.Log(context.Background(), level, "consul query failed; keeping the last known state",
+		"path", path, "error", err, "retry_in", retryIn, "failures_in_a_row", failures)
 }
 
 // publish sends m, replacing a model the consumer has not read yet; m then

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"errors"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/consul/api"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/switchyard/switchyard/internal/consulagent"
 )
@@ -451,5 +454,30 @@ func TestACLFilteredEmptyAnswerIsAnError(t *testing.T) {
 	case m := <-h.src.Models():
 		t.Fatalf("a model was sent from a filtered, empty catalog: %+v", m)
 	default:
+	}
+}
+
+// TestRepeatedFailuresLogSparsely checks that a query failing again and
+// again is logged at its 1st, 2nd, 4th and 8th failure only, while every
+// failure is counted.
+func TestRepeatedFailuresLogSparsely(t *testing.T) {
+	var logs strings.Builder
+	client, err := api.NewClient(&api.Config{Address: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	src, err := NewConsulSource(Config{Client: client, Registerer: reg, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n <= 9; n++ {
+		src.queryFailed("health", "/v1/health/service/web", errors.New("connection refused"), time.Second, n)
+	}
+	if got := strings.Count(logs.String(), "consul query failed"); got != 4 {
+		t.Errorf("logged %d of 9 failures, want 4 (1st, 2nd, 4th, 8th):\n%s", got, logs.String())
+	}
+	if got := testutil.ToFloat64(src.metrics.requests.WithLabelValues("health", "error")); got != 9 {
+		t.Errorf("error counter = %v, want 9", got)
 	}
 }
