@@ -45,6 +45,9 @@ type Controller struct {
 
 // NewController builds a Controller and registers its metrics.
 func NewController(cfg ControllerConfig) (*Controller, error) {
+	if cfg.Client == nil {
+		return nil, fmt.Errorf("rollout controller: no Consul client")
+	}
 	c := &Controller{
 		client: cfg.Client, store: NewStore(cfg.Client), tick: cfg.Tick, log: cfg.Logger, now: cfg.Now,
 		aborts: prometheus.NewCounterVec(prometheus.CounterOpts{

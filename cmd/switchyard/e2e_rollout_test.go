@@ -56,7 +56,7 @@ func stepEvents(st rollout.State) string {
 }
 
 // TestRolloutEndToEnd runs `rollout start web --to v2 --steps 10,50,100
-// --interval 3s`: at each step, once the splitter carries it, v2 answers
+// --interval 5s` (room for a 2,000-RPC batch, about 1.7 s under -race): at each step, once the splitter carries it, v2 answers
 // the step's share ± 5 % of 2,000 RPCs, none failing, and the splitter
 // still carries the step after the batch (so the batch measured that
 // step). The rollout succeeds with every step recorded once.
@@ -64,14 +64,16 @@ func TestRolloutEndToEnd(t *testing.T) {
 	f := startL7(t, withRolloutTick)
 	cli := rolloutCLI{consulAddr: f.c.agent.HTTPAddr}
 	start := time.Now()
-	cli.ok(t, "start", "web", "--to", "v2", "--from", "v1", "--steps", "10,50,100", "--interval", "3s")
+	cli.ok(t, "start", "web", "--to", "v2", "--from", "v1", "--steps", "10,50,100", "--interval", "5s")
 	for _, pct := range []int{10, 50, 100} {
 		waitUntil(t, fmt.Sprintf("splitter at %d%%", pct), func() bool { return splitterAt(t, f.c, pct) })
 		applied := time.Since(start)
 		waitShare(t, f.cc, "v2", float64(pct)/100, 0.1, 100)
 		t.Logf("step %d%%: splitter written %s after start, in force in traffic %s later",
 			pct, applied.Round(time.Millisecond), (time.Since(start) - applied).Round(time.Millisecond))
+		batch := time.Now()
 		assertShare(t, f.cc, nil, "v2", float64(pct)/100, 0.05, 2000)
+		t.Logf("step %d%%: the 2,000 RPCs took %s", pct, time.Since(batch).Round(time.Millisecond))
 		if !splitterAt(t, f.c, pct) {
 			t.Fatalf("the splitter left %d%% during the batch; the measurement mixed two steps", pct)
 		}
@@ -105,9 +107,18 @@ func TestRolloutAbortsOnFailingCanary(t *testing.T) {
 	f.c.setHealth(t, "web-3", api.HealthCritical)
 	waitUntil(t, "splitter back at 0%", func() bool { return splitterAt(t, f.c, 0) })
 	rolledBack := time.Since(start)
-	waitUntil(t, "traffic back on v1", func() bool { return servedBy(spread(t, f.cc, 30), webV1...) })
+	// While the 50 % split still holds, the RPCs sent to v2 fail (its one
+	// instance is critical), so a batch counts only when none failed.
+	waitUntil(t, "traffic back on v1", func() bool {
+		counts, failed := spreadFailures(t, f.cc, 30)
+		return failed == 0 && servedBy(counts, webV1...)
+	})
+	back := time.Since(start)
 	t.Logf("canary critical → splitter 100%% v1 after %s, traffic on v1 only after %s (tick %s)",
-		rolledBack.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), rolloutTick)
+		rolledBack.Round(time.Millisecond), back.Round(time.Millisecond), rolloutTick)
+	if back > rolloutTick+time.Second {
+		t.Errorf("traffic back on v1 after %s, want within one tick (%s) plus a second of propagation", back.Round(time.Millisecond), rolloutTick)
+	}
 	if counts := spreadStrict(t, f.cc, 500); !servedBy(counts, webV1...) {
 		t.Errorf("after the abort 500 RPCs answered by %v, want only %v", counts, webV1)
 	}
