@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -71,17 +72,34 @@ func CheckSubsets(ctx context.Context, client *api.Client, spec Spec) error {
 // an edit made between the read and the write is not overwritten: that
 // returns ErrConflict.
 func WriteSplitter(ctx context.Context, client *api.Client, spec Spec, percentTo int) error {
-	entries := client.ConfigEntries()
-	var index uint64
-	current, _, err := entries.Get(api.ServiceSplitter, spec.Service, (&api.QueryOptions{}).WithContext(ctx))
+	_, index, err := ReadSplitter(ctx, client, spec.Service)
+	if err != nil {
+		return err
+	}
+	return CASSplitter(ctx, client, spec, percentTo, index)
+}
+
+// ReadSplitter returns service's service-splitter and its ModifyIndex, or
+// nil and 0 when the service has none.
+func ReadSplitter(ctx context.Context, client *api.Client, service string) (*api.ServiceSplitterConfigEntry, uint64, error) {
+	entry, _, err := client.ConfigEntries().Get(api.ServiceSplitter, service, (&api.QueryOptions{}).WithContext(ctx))
 	switch {
 	case isNotFound(err):
+		return nil, 0, nil
 	case err != nil:
-		return fmt.Errorf("read the service-splitter of %s: %w", spec.Service, err)
-	default:
-		index = current.GetModifyIndex()
+		return nil, 0, fmt.Errorf("read the service-splitter of %s: %w", service, err)
 	}
-	ok, _, err := entries.CAS(WeightsFor(spec, percentTo), index, (&api.WriteOptions{}).WithContext(ctx))
+	sp, ok := entry.(*api.ServiceSplitterConfigEntry)
+	if !ok {
+		return nil, 0, fmt.Errorf("read the service-splitter of %s: unexpected entry type %T", service, entry)
+	}
+	return sp, sp.ModifyIndex, nil
+}
+
+// CASSplitter writes the weights of percentTo over the splitter read at
+// index (0: none), returning ErrConflict if it changed since.
+func CASSplitter(ctx context.Context, client *api.Client, spec Spec, percentTo int, index uint64) error {
+	ok, _, err := client.ConfigEntries().CAS(WeightsFor(spec, percentTo), index, (&api.WriteOptions{}).WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("write the service-splitter of %s: %w", spec.Service, err)
 	}
@@ -89,6 +107,34 @@ func WriteSplitter(ctx context.Context, client *api.Client, spec Spec, percentTo
 		return fmt.Errorf("service-splitter of %s: %w", spec.Service, ErrConflict)
 	}
 	return nil
+}
+
+// weightTolerance absorbs float32 round trips through Consul and JSON, far
+// below the whole percentages a rollout writes.
+const weightTolerance = 0.01
+
+// SplitterPercent is the percentage to spec.To that sp sends when it is a
+// split between spec.From and spec.To alone, in whole percentages as
+// WeightsFor writes them (in either order, tolerant to float formatting);
+// otherwise, or for no splitter, -1.
+func SplitterPercent(spec Spec, sp *api.ServiceSplitterConfigEntry) int {
+	if sp == nil || len(sp.Splits) != 2 {
+		return -1
+	}
+	weights := map[string]float64{}
+	for _, s := range sp.Splits {
+		if (s.Service != "" && s.Service != spec.Service) || s.ServiceSubset == "" || s.Namespace != "" || s.Partition != "" {
+			return -1
+		}
+		weights[s.ServiceSubset] = float64(s.Weight)
+	}
+	from, okFrom := weights[spec.From]
+	to, okTo := weights[spec.To]
+	p := math.Round(to)
+	if !okFrom || !okTo || math.Abs(to-p) > weightTolerance || math.Abs(from-(100-p)) > weightTolerance {
+		return -1
+	}
+	return int(p)
 }
 
 // isNotFound reports whether err is Consul's 404.

@@ -27,6 +27,8 @@ const (
 	ActionResume  = "resume"
 	ActionPromote = "promote"
 	ActionAbort   = "abort"
+	ActionStep    = "step"
+	ActionSucceed = "succeed"
 )
 
 // State is one service's rollout as stored in Consul KV: the spec, where
@@ -132,6 +134,36 @@ func (s *State) Abort(at time.Time, actor, reason string) error {
 	}
 	s.Phase, s.PauseReason = PhaseAborted, ""
 	s.record(at, actor, ActionAbort, reason)
+	return nil
+}
+
+// Advance records that the next step's weights are in the service-splitter:
+// the step it applies starts counting its interval at at. The caller
+// writes the splitter first, so a state never claims a step the splitter
+// has not seen.
+func (s *State) Advance(at time.Time, actor string) error {
+	if s.Phase != PhaseRunning {
+		return s.refuse(ActionStep, "it is not running")
+	}
+	if s.Step >= len(s.Spec.Steps)-1 {
+		return s.refuse(ActionStep, "it is at its last step")
+	}
+	s.Step, s.StepStartedAt = s.Step+1, at
+	s.record(at, actor, ActionStep, "")
+	return nil
+}
+
+// Succeed ends a running rollout that has held its last step (100 % to
+// Spec.To) for an interval.
+func (s *State) Succeed(at time.Time, actor string) error {
+	if s.Phase != PhaseRunning {
+		return s.refuse(ActionSucceed, "it is not running")
+	}
+	if s.Step != len(s.Spec.Steps)-1 {
+		return s.refuse(ActionSucceed, "it has not reached its last step")
+	}
+	s.Phase = PhaseSucceeded
+	s.record(at, actor, ActionSucceed, "")
 	return nil
 }
 

@@ -26,6 +26,8 @@ func TestTransitions(t *testing.T) {
 	resume := func(s *State) error { return s.Resume(at, "bob@ops") }
 	promote := func(s *State) error { return s.Promote(at, "bob@ops") }
 	abort := func(s *State) error { return s.Abort(at, "bob@ops", "errors") }
+	advance := func(s *State) error { return s.Advance(at, "controller") }
+	succeed := func(s *State) error { return s.Succeed(at, "controller") }
 	tests := []struct {
 		name      string
 		phase     Phase
@@ -55,6 +57,16 @@ func TestTransitions(t *testing.T) {
 			Event{At: at, Actor: "bob@ops", Action: ActionAbort, Step: 1, Weight: 0, Reason: "errors"}},
 		{"abort aborted", PhaseAborted, 1, abort, "cannot abort", "", Event{}},
 		{"abort succeeded", PhaseSucceeded, 2, abort, "it is over (phase succeeded)", "", Event{}},
+		{"advance from none", PhaseRunning, -1, advance, "", PhaseRunning,
+			Event{At: at, Actor: "controller", Action: ActionStep, Step: 0, Weight: 10}},
+		{"advance to last", PhaseRunning, 1, advance, "", PhaseRunning,
+			Event{At: at, Actor: "controller", Action: ActionStep, Step: 2, Weight: 100}},
+		{"advance past last", PhaseRunning, 2, advance, "cannot step the rollout of web: it is at its last step", "", Event{}},
+		{"advance paused", PhasePaused, 0, advance, "it is not running (phase paused)", "", Event{}},
+		{"succeed at last", PhaseRunning, 2, succeed, "", PhaseSucceeded,
+			Event{At: at, Actor: "controller", Action: ActionSucceed, Step: 2, Weight: 100}},
+		{"succeed early", PhaseRunning, 1, succeed, "cannot succeed the rollout of web: it has not reached its last step", "", Event{}},
+		{"succeed aborted", PhaseAborted, 2, succeed, "it is not running (phase aborted)", "", Event{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +90,9 @@ func TestTransitions(t *testing.T) {
 			}
 			if s.Phase != PhasePaused && s.PauseReason != "" {
 				t.Errorf("pause reason %q kept in phase %s", s.PauseReason, s.Phase)
+			}
+			if tt.wantEvent.Action == ActionStep && !s.StepStartedAt.Equal(at) {
+				t.Errorf("step started at %s, want %s", s.StepStartedAt, at)
 			}
 			if diff := cmp.Diff(tt.wantEvent, s.History[len(s.History)-1]); diff != "" {
 				t.Errorf("last event (-want +got):\n%s", diff)

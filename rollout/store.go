@@ -88,8 +88,8 @@ func (s *Store) List(ctx context.Context) ([]State, error) {
 	}
 	out := []State{}
 	for _, p := range pairs {
-		if strings.Contains(strings.TrimPrefix(p.Key, KeyPrefix), "/") {
-			continue // not a rollout: a deeper key someone else keeps here
+		if name := strings.TrimPrefix(p.Key, KeyPrefix); strings.Contains(name, "/") || strings.HasPrefix(name, ".") {
+			continue // not a rollout: the leader lock, or a deeper key someone else keeps here
 		}
 		st, err := decode(p)
 		if err != nil {

@@ -84,9 +84,11 @@ func TestStore(t *testing.T) {
 	if err := store.Create(ctx, New(api2, t0, "alice@ops")); err != nil {
 		t.Fatal(err)
 	}
-	// A deeper key under the prefix is not a rollout.
-	if _, err := client.KV().Put(&api.KVPair{Key: KeyPrefix + "web/lock", Value: []byte("x")}, nil); err != nil {
-		t.Fatal(err)
+	// A deeper key under the prefix, or the leader lock, is not a rollout.
+	for _, key := range []string{KeyPrefix + "web/lock", LeaderKey} {
+		if _, err := client.KV().Put(&api.KVPair{Key: key, Value: []byte("x")}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	list, err := store.List(ctx)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/internal/xdssink"
+	"github.com/switchyard/switchyard/rollout"
 	"github.com/switchyard/switchyard/snapshot"
 	"github.com/switchyard/switchyard/xds"
 )
@@ -30,6 +31,8 @@ type app struct {
 	admin     *http.Server
 	// replica registers this Switchyard in Consul; nil with --register=false.
 	replica *replica
+	// rollouts drives rollouts; nil with --rollouts=false.
+	rollouts *rollout.Controller
 }
 
 // newApp wires the stages and binds both listeners, so that a caller knows
@@ -79,6 +82,13 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 			return nil, fmt.Errorf("replica registration: %w", err)
 		}
 	}
+	if cfg.Rollouts {
+		if a.rollouts, err = newRolloutController(client, cfg, log, reg); err != nil {
+			a.xdsLis.Close()
+			a.adminLis.Close()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -91,6 +101,9 @@ func (a *app) Run(ctx context.Context) error {
 	g.Go(func() error { return a.serveAdmin(ctx) })
 	if a.replica != nil {
 		g.Go(func() error { return a.replica.Run(ctx) })
+	}
+	if a.rollouts != nil {
+		g.Go(func() error { return a.rollouts.Run(ctx) })
 	}
 	err := g.Wait()
 	a.log.Info("switchyard stopped", "error", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/rollout"
 )
 
 // serveConfig is everything `switchyard serve` is told, checked once and
@@ -29,6 +30,11 @@ type serveConfig struct {
 	// Register has serve register itself in Consul as a replica of
 	// service "switchyard", which `switchyard status` finds.
 	Register bool
+	// Rollouts has serve run the rollout controller, which drives the
+	// rollouts stored in Consul KV while this replica holds the leader lock.
+	Rollouts bool
+	// RolloutTick is how often the leading controller looks at them.
+	RolloutTick time.Duration
 }
 
 // defaultServeConfig returns the defaults; the Consul address follows
@@ -47,6 +53,8 @@ func defaultServeConfig() serveConfig {
 		ConsulWait:        5 * time.Minute,
 		ConsulMaxConns:    discovery.DefaultMaxConns,
 		Register:          true,
+		Rollouts:          true,
+		RolloutTick:       rollout.DefaultTick,
 	}
 }
 
@@ -76,6 +84,7 @@ func (c serveConfig) validate() error {
 		{"--stale-after", durationRange(c.StaleAfter, 100*time.Millisecond, time.Hour)},
 		{"--consul-wait", durationRange(c.ConsulWait, time.Second, 10*time.Minute)},
 		{"--consul-max-conns", intRange(c.ConsulMaxConns, discovery.MinMaxConns, consulConnsPerClient)},
+		{"--rollout-tick", durationRange(c.RolloutTick, 50*time.Millisecond, time.Minute)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {

@@ -50,8 +50,8 @@ type l7Fixture struct {
 }
 
 // startL7 starts an l7Fixture and waits until the client reaches every
-// instance of web.
-func startL7(t *testing.T) *l7Fixture {
+// instance of web. Options change Switchyard's configuration.
+func startL7(t *testing.T, opts ...func(*serveConfig)) *l7Fixture {
 	t.Helper()
 	c := startConsul(t)
 	startVersionedBackends(t, c, "web", webVersions)
@@ -60,7 +60,7 @@ func startL7(t *testing.T) *l7Fixture {
 		c.setEntry(t, grpcDefaults(svc))
 	}
 	c.setEntry(t, webResolver())
-	sy := startSwitchyard(t, c.agent.HTTPAddr)
+	sy := startSwitchyard(t, c.agent.HTTPAddr, opts...)
 	cc := dialXDS(t, sy.app.XDSAddr(), "client-1", "web")
 	waitUntil(t, "traffic reaches every web instance", func() bool { return servedBy(spread(t, cc, 30), webAll...) })
 	return &l7Fixture{c: c, sy: sy, cc: cc}

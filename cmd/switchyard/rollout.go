@@ -16,10 +16,12 @@ import (
 
 // controllerNote is the honest state of rollouts today, repeated in every
 // rollout command's help.
-const controllerNote = "Today these commands record the rollout and its history in Consul KV\n" +
-	"(switchyard/rollouts/<service>); the controller that applies the steps to the\n" +
-	"service-splitter lands in a later version. `promote` and `abort` need no\n" +
-	"controller: they also write the final service-splitter directly."
+const controllerNote = "These commands record the rollout and its history in Consul KV\n" +
+	"(switchyard/rollouts/<service>). The rollout controller of `switchyard serve` (--rollouts,\n" +
+	"one replica at a time) applies the steps to the service-splitter, aborts when the canary\n" +
+	"fails --min-healthy and pauses when the splitter is edited by hand; --require-ack,\n" +
+	"--webhook and --max-error-rate are recorded but not checked yet. `promote` and `abort`\n" +
+	"write the final service-splitter directly."
 
 // rolloutConfig is what every `switchyard rollout` command is told.
 type rolloutConfig struct {

@@ -112,7 +112,7 @@ func printActionDone(w io.Writer, a rolloutAction, st rollout.State) error {
 		_, err := fmt.Fprintf(w, "%s the rollout of %s: the service-splitter now sends %s.\n", a.done, st.Spec.Service, weights(st.Spec, st.Weight()))
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%s the rollout of %s at %s (recorded in Consul KV; the rollout controller that acts on it lands in a later version).\n",
+	_, err := fmt.Fprintf(w, "%s the rollout of %s at %s (recorded in Consul KV; the rollout controller of `switchyard serve` acts on it at its next tick).\n",
 		a.done, st.Spec.Service, stepText(st))
 	return err
 }

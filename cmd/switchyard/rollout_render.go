@@ -41,8 +41,8 @@ func renderRolloutStatus(w io.Writer, st rolloutStatus, now time.Time) error {
 		return err
 	}
 	if !st.Phase.Finished() {
-		_, err := fmt.Fprint(w, "\nNote: nothing applies the steps yet; the rollout controller lands in a later version.\n"+
-			"`switchyard rollout promote` and `abort` write the final service-splitter directly.\n")
+		_, err := fmt.Fprint(w, "\nNote: the rollout controller of `switchyard serve` applies the steps and checks --min-healthy;\n"+
+			"--require-ack, --webhook and --max-error-rate are recorded but not checked yet.\n")
 		return err
 	}
 	return nil

@@ -9,9 +9,8 @@ import (
 	"github.com/switchyard/switchyard/rollout"
 )
 
-// goldenRollout is a paused rollout at its second step. Its "step" events
-// are the kind the rollout controller (a later version) will record; the
-// status view must already show them.
+// goldenRollout is a paused rollout at its second step, with the "step"
+// events the rollout controller records.
 func goldenRollout() rolloutStatus {
 	at := func(min int) time.Time { return statusNow.Add(time.Duration(min) * time.Minute) }
 	spec := rollout.Spec{
@@ -23,8 +22,8 @@ func goldenRollout() rolloutStatus {
 			Spec: spec, Phase: rollout.PhasePaused, Step: 1, StepStartedAt: at(-20), PauseReason: "latency looks high",
 			History: []rollout.Event{
 				{At: at(-40), Actor: "alice@ops-1", Action: rollout.ActionStart, Step: -1},
-				{At: at(-30), Actor: "switchyard-a", Action: "step", Step: 0, Weight: 10},
-				{At: at(-20), Actor: "switchyard-a", Action: "step", Step: 1, Weight: 50},
+				{At: at(-30), Actor: "switchyard-a", Action: rollout.ActionStep, Step: 0, Weight: 10},
+				{At: at(-20), Actor: "switchyard-a", Action: rollout.ActionStep, Step: 1, Weight: 50},
 				{At: at(-5), Actor: "bob@ops-2", Action: rollout.ActionPause, Step: 1, Weight: 50, Reason: "latency looks high"},
 			},
 		},

@@ -111,7 +111,7 @@ func runRolloutStart(ctx context.Context, client *api.Client, spec rollout.Spec,
 		return fmt.Errorf("start the rollout: %w", err)
 	}
 	_, err := fmt.Fprintf(stdout, "Started the rollout of %s from %s to %s in steps %s, every %s.\n"+
-		"It is recorded in Consul KV at %s; no step is applied until the rollout controller (a later version) runs.\n",
+		"It is recorded in Consul KV at %s; the rollout controller of `switchyard serve` applies its steps.\n",
 		spec.Service, spec.From, spec.To, stepList(spec.Steps), spec.Interval, rollout.Key(spec.Service))
 	return err
 }

@@ -104,7 +104,7 @@ func TestRolloutCLIEndToEnd(t *testing.T) {
 	}
 
 	out := cli.ok(t, "start", "web", "--to", "v2", "--steps", "10,50,100", "--interval", "30s", "--min-healthy", "90%", "--webhook", "http://127.0.0.1:1/hook")
-	if !strings.Contains(out, "from v1 to v2") || !strings.Contains(out, "later version") {
+	if !strings.Contains(out, "from v1 to v2") || !strings.Contains(out, "the rollout controller of `switchyard serve` applies its steps") {
 		t.Errorf("start said %q", out)
 	}
 	st := cli.status(t, "web")
@@ -113,7 +113,7 @@ func TestRolloutCLIEndToEnd(t *testing.T) {
 		t.Errorf("after start: %+v", st)
 	}
 	table := cli.ok(t, "status", "web")
-	for _, want := range []string{"Phase:                  running", "none applied yet (step -1)", "Splitter (Consul now):  none", "nothing applies the steps yet"} {
+	for _, want := range []string{"Phase:                  running", "none applied yet (step -1)", "Splitter (Consul now):  none", "--require-ack, --webhook and --max-error-rate are recorded but not checked yet"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("status table lacks %q:\n%s", want, table)
 		}

@@ -2,6 +2,7 @@ package layering
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,22 @@ func TestImportDirection(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRolloutImports checks rollout's own imports against an allow-list:
+// the standard library, the Consul API and the Prometheus client.
+func TestRolloutImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, module+"rollout").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	allowed := []string{"github.com/hashicorp/consul/api", "github.com/prometheus/client_golang/prometheus"}
+	for _, imp := range strings.Fields(string(out)) {
+		first, _, _ := strings.Cut(imp, "/")
+		if !strings.Contains(first, ".") || slices.Contains(allowed, imp) {
+			continue // the standard library, or allowed
+		}
+		t.Errorf("rollout imports %s; it may import only the standard library and %v", imp, allowed)
 	}
 }
