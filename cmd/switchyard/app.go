@@ -75,15 +75,27 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("listen on --admin-addr: %w", err)
 	}
 	a.admin = &http.Server{Handler: a.adminHandler(reg), ReadHeaderTimeout: adminReadHeaderTimeout}
+	// Registration and the rollout controller get a client of their own,
+	// so that their requests (and the controller's lock, a blocking query
+	// held while it leads) never wait for, or take, one of the
+	// connections discovery's watches are budgeted.
+	sideCfg := api.DefaultConfig()
+	sideCfg.Address = cfg.ConsulAddr
+	side, err := api.NewClient(sideCfg)
+	if err != nil {
+		a.xdsLis.Close()
+		a.adminLis.Close()
+		return nil, fmt.Errorf("consul client: %w", err)
+	}
 	if cfg.Register {
-		if a.replica, err = newReplica(client, a.AdminAddr(), a.XDSAddr(), log); err != nil {
+		if a.replica, err = newReplica(side, a.AdminAddr(), a.XDSAddr(), log); err != nil {
 			a.xdsLis.Close()
 			a.adminLis.Close()
 			return nil, fmt.Errorf("replica registration: %w", err)
 		}
 	}
 	if cfg.Rollouts {
-		if a.rollouts, err = newRolloutController(client, cfg, log, reg); err != nil {
+		if a.rollouts, err = newRolloutController(side, cfg, log, reg); err != nil {
 			a.xdsLis.Close()
 			a.adminLis.Close()
 			return nil, err
