@@ -18,8 +18,10 @@ type round struct {
 	Failed int
 	// Total is the number of RPCs sent.
 	Total int
-	// LastErr is the gRPC status code of the last failed RPC.
-	LastErr string
+	// LastErr is the gRPC status code of the last failed RPC, and
+	// FailedAt when it failed.
+	LastErr  string
+	FailedAt time.Time
 	// First and Last are when each backend id first and last answered.
 	First, Last map[string]time.Time
 	// Answers are the answers in the order they came, for analyses that
@@ -67,7 +69,7 @@ func (r *round) add(o round) {
 	r.Failed += o.Failed
 	r.Total += o.Total
 	if o.LastErr != "" {
-		r.LastErr = o.LastErr
+		r.LastErr, r.FailedAt = o.LastErr, o.FailedAt
 	}
 }
 

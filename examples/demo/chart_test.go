@@ -41,7 +41,7 @@ func TestRoundAdd(t *testing.T) {
 	a := newRound()
 	a.answered("echo-1", t0)
 	a.answered("echo-1", t0.Add(time.Second))
-	a.Total, a.Failed, a.LastErr = 3, 1, "Unavailable"
+	a.Total, a.Failed, a.LastErr, a.FailedAt = 3, 1, "Unavailable", t0.Add(time.Second/2)
 	b := newRound()
 	b.answered("echo-1", t0.Add(2*time.Second))
 	b.answered("echo-2", t0.Add(3*time.Second))
@@ -54,8 +54,8 @@ func TestRoundAdd(t *testing.T) {
 	if !total.First["echo-1"].Equal(t0) || !total.Last["echo-1"].Equal(t0.Add(2*time.Second)) {
 		t.Errorf("echo-1 first %v last %v", total.First["echo-1"], total.Last["echo-1"])
 	}
-	if total.LastErr != "Unavailable" {
-		t.Errorf("LastErr = %q", total.LastErr)
+	if total.LastErr != "Unavailable" || !total.FailedAt.Equal(t0.Add(time.Second/2)) {
+		t.Errorf("LastErr = %q at %v, want Unavailable at %v: b failed nothing", total.LastErr, total.FailedAt, t0.Add(time.Second/2))
 	}
 	if got := chartLine(0, []string{"echo-1"}, total); !strings.Contains(got, "errors 1 (last: Unavailable)") {
 		t.Errorf("chartLine = %q lacks the error code", got)

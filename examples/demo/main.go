@@ -7,8 +7,12 @@
 // and recovers. A second act registers versions v1 and v2 of service web,
 // writes its service-defaults and service-resolver and walks a
 // service-splitter through 90/10, 50/50 and 0/100, timing and checking each
-// step in the traffic of xds:///web. `demo backend` runs one registered echo
-// backend for the Docker Compose example.
+// step in the traffic of xds:///web. Two rollout acts follow: `switchyard
+// rollout start` moves web from v1 to v2 through the rollout controller of
+// `switchyard serve`, each step checked in traffic as the operator's `rollout
+// status -o json` reports it, then a second rollout's canary fails its
+// health check and the controller sends all traffic back to v1. `demo
+// backend` runs one registered echo backend for the Docker Compose example.
 package main
 
 import (

@@ -47,6 +47,11 @@ type runConfig struct {
 	// SplitTolerance is how many percentage points a version's measured
 	// share may be off its weight.
 	SplitTolerance float64
+	// RolloutSteps and RolloutInterval are the rollout v1 → v2 that
+	// completes; RollbackSteps and RollbackInterval the one whose canary
+	// fails at its first step, which must hold long enough for that.
+	RolloutSteps, RollbackSteps       []int
+	RolloutInterval, RollbackInterval time.Duration
 }
 
 // newRunCommand builds `demo run`.
@@ -63,6 +68,8 @@ func newRunCommand() *cobra.Command {
 			{{"v1", 0}, {"v2", 100}},
 		},
 		SplitRPCs: 1000, SplitTolerance: 5,
+		RolloutSteps: []int{10, 50, 100}, RolloutInterval: 3 * time.Second,
+		RollbackSteps: []int{20, 60, 100}, RollbackInterval: time.Minute,
 	}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -144,7 +151,11 @@ func runDemo(ctx context.Context, out io.Writer, cfg runConfig) (err error) {
 	if err := t.phases(ctx, backends[cfg.Failing]); err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
-	if err := runSplit(ctx, out, client, sy.XDSAddr, cfg, start, &cl); err != nil {
+	world, err := runSplit(ctx, out, client, sy.XDSAddr, cfg, start, &cl)
+	if err != nil {
+		return fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	if err := runRollouts(ctx, client, world, cfg, agent.HTTPAddr); err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/switchyard/switchyard/internal/echo"
 	"github.com/switchyard/switchyard/internal/grpcxds"
 )
 
@@ -41,52 +42,62 @@ type stepResult struct {
 	follow, sample phaseResult
 }
 
+// splitWorld is what the weighted-split act leaves to the acts after it:
+// the traffic of splitService, counted per version, and its backends.
+type splitWorld struct {
+	t        *traffic
+	backends map[string]*echo.Backend
+	versions []string
+}
+
 // runSplit is the weighted-split act: it registers the versioned backends
 // of splitService, writes its service-defaults and service-resolver, dials
 // it through Switchyard at xdsAddr and walks the splitter through
 // cfg.SplitSteps.
-func runSplit(ctx context.Context, out io.Writer, c *api.Client, xdsAddr string, cfg runConfig, start time.Time, cl *cleanups) error {
+func runSplit(ctx context.Context, out io.Writer, c *api.Client, xdsAddr string, cfg runConfig, start time.Time, cl *cleanups) (splitWorld, error) {
 	versions := versionsOf(cfg.SplitBackends)
 	for _, s := range cfg.SplitSteps {
 		if err := s.validate(versions); err != nil {
-			return err
+			return splitWorld{}, err
 		}
 	}
 	heading(out, fmt.Sprintf("weighted split: service %q, versions %s", splitService, strings.Join(versions, ", ")))
-	if err := startSplitBackends(ctx, out, c, cfg, cl); err != nil {
-		return err
+	backends, err := startSplitBackends(ctx, out, c, cfg, cl)
+	if err != nil {
+		return splitWorld{}, err
 	}
 	if err := writeSubsets(ctx, out, c, versions); err != nil {
-		return err
+		return splitWorld{}, err
 	}
 	cc, err := grpcxds.Dial(grpcxds.BootstrapJSON(xdsAddr, "demo-split-client", "demo"), "xds:///"+splitService)
 	if err != nil {
-		return err
+		return splitWorld{}, err
 	}
 	cl.add("split grpc client", cc.Close)
 	splitCfg := cfg
 	splitCfg.RPCs = cfg.SplitRPCs
 	t := &traffic{out: out, cc: cc, cfg: splitCfg, service: splitService, ids: versions, versionOf: cfg.SplitBackends, start: start}
 	if err := t.waitFirstAnswer(ctx); err != nil {
-		return err
+		return splitWorld{}, err
 	}
 	a := &splitAct{t: t, steps: cfg.SplitSteps, versions: versions, tolerance: cfg.SplitTolerance,
 		write: func(ctx context.Context, s splitStep) error { return setEntry(ctx, c, splitterEntry(splitService, s)) }}
-	return a.run(ctx)
+	return splitWorld{t: t, backends: backends, versions: versions}, a.run(ctx)
 }
 
-// startSplitBackends starts and registers cfg.SplitBackends and waits
-// until Consul reports them all passing.
-func startSplitBackends(ctx context.Context, out io.Writer, c *api.Client, cfg runConfig, cl *cleanups) error {
+// startSplitBackends starts and registers cfg.SplitBackends, waits until
+// Consul reports them all passing and returns them by id.
+func startSplitBackends(ctx context.Context, out io.Writer, c *api.Client, cfg runConfig, cl *cleanups) (map[string]*echo.Backend, error) {
 	ids := slices.Sorted(maps.Keys(cfg.SplitBackends))
-	if _, err := startBackends(ctx, out, c, splitService, ids, cfg.SplitBackends, cl); err != nil {
-		return err
+	backends, err := startBackends(ctx, out, c, splitService, ids, cfg.SplitBackends, cl)
+	if err != nil {
+		return nil, err
 	}
 	if err := waitPassing(ctx, c, splitService, len(ids), cfg.StartTimeout); err != nil {
-		return fmt.Errorf("wait for the %s health checks: %w", splitService, err)
+		return nil, fmt.Errorf("wait for the %s health checks: %w", splitService, err)
 	}
 	fmt.Fprintf(out, "consul: all %d %s instances passing\n", len(ids), splitService)
-	return nil
+	return backends, nil
 }
 
 // writeSubsets writes splitService's service-defaults and a

@@ -185,7 +185,7 @@ func (t *traffic) round(ctx context.Context) (round, error) {
 				return r, ctx.Err()
 			}
 			r.Failed++
-			r.LastErr = status.Code(err).String()
+			r.LastErr, r.FailedAt = status.Code(err).String(), time.Now()
 			continue
 		}
 		r.answered(t.key(id), time.Now())
