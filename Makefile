@@ -48,7 +48,8 @@ test: consul browser lint
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 ## demo: Consul, gRPC backends, Switchyard and proxyless gRPC clients, end to end: traffic follows a
-## failed and restored health check, then a service-splitter moving web from v1 to v2 (90/10, 50/50, 0/100)
+## failed and restored health check, a service-splitter moving web from v1 to v2 (90/10, 50/50, 0/100), a
+## rollout v1 → v2 driven by the controller to completion, and one rolled back when the canary fails
 demo: build consul
 	$(GO) build -o bin/switchyard-demo ./examples/demo
 	bin/switchyard-demo run --switchyard bin/switchyard --consul bin/consul
