@@ -41,6 +41,7 @@ type Controller struct {
 	now    func() time.Time
 	aborts *prometheus.CounterVec
 	errs   *prometheus.CounterVec
+	hooks  *webhooks
 }
 
 // NewController builds a Controller and registers its metrics.
@@ -50,6 +51,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	}
 	c := &Controller{
 		client: cfg.Client, store: NewStore(cfg.Client), tick: cfg.Tick, log: cfg.Logger, now: cfg.Now,
+		hooks: newWebhooks(),
 		aborts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_rollout_aborts_total",
 			Help: "Rollouts the controller aborted because a gate failed, by service.",
@@ -149,7 +151,8 @@ func (c *Controller) step(ctx context.Context, service string) error {
 		return err
 	}
 	now := c.now()
-	d := Decide(st, Observation{Now: now, Splitter: SplitterPercent(st.Spec, sp), Passing: passing, Total: total})
+	d := Decide(st, Observation{Now: now, Splitter: SplitterPercent(st.Spec, sp), Passing: passing, Total: total,
+		Webhook: c.hooks.check(ctx, st)})
 	return c.apply(ctx, st, index, spIndex, d, now)
 }
 

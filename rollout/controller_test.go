@@ -2,9 +2,13 @@ package rollout
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +193,42 @@ func TestControllerResumesWithoutRepeating(t *testing.T) {
 	}
 	if got, want := history(st), "start:0% step:10% step:50%"; got != want {
 		t.Errorf("history %s, want %s", got, want)
+	}
+}
+
+// TestControllerAbortsOnFailingWebhook checks the webhook gate: each tick
+// of a running rollout POSTs its state to every webhook; one answering 500
+// aborts it back to 100 % --from with the status in the reason.
+func TestControllerAbortsOnFailingWebhook(t *testing.T) {
+	var fail atomic.Bool
+	var calls atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var st State
+		if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&st) != nil || st.Spec.Service != "web" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		calls.Add(1)
+		if fail.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(hook.Close)
+	f := newControllerFixture(t)
+	spec := validSpec()
+	spec.Webhooks, spec.MaxErrorRate = []string{hook.URL}, 0
+	if err := f.store.Create(context.Background(), New(spec, f.now, "alice@ops")); err != nil {
+		t.Fatal(err)
+	}
+	if st, w := f.tick(t); st.Step != 0 || w != 10 || calls.Load() != 1 {
+		t.Fatalf("first tick: step %d splitter %d%%, webhook calls %d; want step 0 at 10%% after one call", st.Step, w, calls.Load())
+	}
+	fail.Store(true)
+	st, w := f.tick(t)
+	if st.Phase != PhaseAborted || w != 0 {
+		t.Fatalf("after the webhook failed: phase %s splitter %d%%, want aborted at 0%%", st.Phase, w)
+	}
+	if last := st.History[len(st.History)-1]; last.Reason != "webhook "+hook.URL+" answered 500 Internal Server Error" {
+		t.Errorf("abort reason %q", last.Reason)
 	}
 }

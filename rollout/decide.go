@@ -23,6 +23,9 @@ type Observation struct {
 	// Passing and Total count the instances of the Spec.To subset and
 	// those of them whose checks all pass.
 	Passing, Total int
+	// Webhook says why a webhook gate failed (the first that did), ""
+	// when every webhook answered 2xx or there are none.
+	Webhook string
 }
 
 // Verdict is what the controller does with a rollout on one tick.
@@ -61,7 +64,7 @@ type Decision struct {
 // Decide is the controller's whole judgement of a rollout on one tick, in
 // this order: a splitter that carries neither the current step's weights
 // nor the next one's was edited by hand (pause); a canary that fails the
-// health gate aborts the rollout; a splitter already at the next step is
+// health gate, or a webhook that does not answer 2xx, aborts the rollout; a splitter already at the next step is
 // recorded; otherwise the first step is applied at once and each later
 // one when its predecessor has held for Spec.Interval. The last step (100
 // %) also holds for an interval, under the gate, before the rollout
@@ -79,6 +82,9 @@ func Decide(st State, obs Observation) Decision {
 	}
 	if why := HealthGate(st.Spec, obs.Passing, obs.Total); why != "" {
 		return Decision{Verdict: AbortUnhealthy, Reason: why}
+	}
+	if obs.Webhook != "" {
+		return Decision{Verdict: AbortUnhealthy, Reason: obs.Webhook}
 	}
 	switch {
 	case ahead:

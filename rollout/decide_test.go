@@ -19,37 +19,42 @@ func TestDecide(t *testing.T) {
 		splitter int
 		passing  int
 		total    int
+		webhook  string
 		want     Decision
 	}{
-		{"first step at once", PhaseRunning, -1, started, -1, 1, 1, Decision{Verdict: ApplyNext}},
-		{"first step over an unrelated splitter", PhaseRunning, -1, started, 0, 1, 1, Decision{Verdict: ApplyNext}},
-		{"first step already written", PhaseRunning, -1, started, 10, 1, 1, Decision{Verdict: RecordNext}},
-		{"step holding", PhaseRunning, 0, early, 10, 1, 1, Decision{Verdict: Hold}},
-		{"step held its interval", PhaseRunning, 0, held, 10, 1, 1, Decision{Verdict: ApplyNext}},
-		{"next step already written", PhaseRunning, 0, early, 50, 1, 1, Decision{Verdict: RecordNext}},
-		{"last step holding", PhaseRunning, 2, early, 100, 1, 1, Decision{Verdict: Hold}},
-		{"last step held", PhaseRunning, 2, held, 100, 1, 1, Decision{Verdict: Finish}},
-		{"edited weights", PhaseRunning, 1, early, 30, 1, 1, Decision{Verdict: PauseEdited, Reason: EditedReason}},
-		{"edited into another shape", PhaseRunning, 1, held, -1, 1, 1, Decision{Verdict: PauseEdited, Reason: EditedReason}},
-		{"skipped ahead by hand", PhaseRunning, 0, early, 100, 1, 1, Decision{Verdict: PauseEdited, Reason: EditedReason}},
-		{"an edit wins over a failing gate", PhaseRunning, 1, early, 30, 0, 1, Decision{Verdict: PauseEdited, Reason: EditedReason}},
-		{"canary failing before the first step", PhaseRunning, -1, started, -1, 0, 1,
+		{"first step at once", PhaseRunning, -1, started, -1, 1, 1, "", Decision{Verdict: ApplyNext}},
+		{"first step over an unrelated splitter", PhaseRunning, -1, started, 0, 1, 1, "", Decision{Verdict: ApplyNext}},
+		{"first step already written", PhaseRunning, -1, started, 10, 1, 1, "", Decision{Verdict: RecordNext}},
+		{"step holding", PhaseRunning, 0, early, 10, 1, 1, "", Decision{Verdict: Hold}},
+		{"step held its interval", PhaseRunning, 0, held, 10, 1, 1, "", Decision{Verdict: ApplyNext}},
+		{"next step already written", PhaseRunning, 0, early, 50, 1, 1, "", Decision{Verdict: RecordNext}},
+		{"last step holding", PhaseRunning, 2, early, 100, 1, 1, "", Decision{Verdict: Hold}},
+		{"last step held", PhaseRunning, 2, held, 100, 1, 1, "", Decision{Verdict: Finish}},
+		{"edited weights", PhaseRunning, 1, early, 30, 1, 1, "", Decision{Verdict: PauseEdited, Reason: EditedReason}},
+		{"edited into another shape", PhaseRunning, 1, held, -1, 1, 1, "", Decision{Verdict: PauseEdited, Reason: EditedReason}},
+		{"skipped ahead by hand", PhaseRunning, 0, early, 100, 1, 1, "", Decision{Verdict: PauseEdited, Reason: EditedReason}},
+		{"an edit wins over a failing gate", PhaseRunning, 1, early, 30, 0, 1, "", Decision{Verdict: PauseEdited, Reason: EditedReason}},
+		{"canary failing before the first step", PhaseRunning, -1, started, -1, 0, 1, "",
 			Decision{Verdict: AbortUnhealthy, Reason: "canary v2: 0 of 1 instances passing, want ≥ 100%"}},
-		{"canary failing during a step", PhaseRunning, 1, early, 50, 2, 3,
+		{"canary failing during a step", PhaseRunning, 1, early, 50, 2, 3, "",
 			Decision{Verdict: AbortUnhealthy, Reason: "canary v2: 2 of 3 instances passing, want ≥ 100%"}},
-		{"canary failing at the last step", PhaseRunning, 2, held, 100, 0, 1,
+		{"canary failing at the last step", PhaseRunning, 2, held, 100, 0, 1, "",
 			Decision{Verdict: AbortUnhealthy, Reason: "canary v2: 0 of 1 instances passing, want ≥ 100%"}},
-		{"canary gone", PhaseRunning, 0, early, 10, 0, 0,
+		{"canary gone", PhaseRunning, 0, early, 10, 0, 0, "",
 			Decision{Verdict: AbortUnhealthy, Reason: "canary v2: no instances, want ≥ 100% and at least one passing"}},
-		{"paused holds", PhasePaused, 0, held, 30, 0, 0, Decision{Verdict: Hold}},
-		{"succeeded holds", PhaseSucceeded, 2, held, 100, 0, 1, Decision{Verdict: Hold}},
-		{"aborted holds", PhaseAborted, 1, held, 0, 0, 1, Decision{Verdict: Hold}},
+		{"paused holds", PhasePaused, 0, held, 30, 0, 0, "", Decision{Verdict: Hold}},
+		{"succeeded holds", PhaseSucceeded, 2, held, 100, 0, 1, "", Decision{Verdict: Hold}},
+		{"webhook failing during a step", PhaseRunning, 1, early, 50, 1, 1, "webhook http://hook answered 500 Internal Server Error",
+			Decision{Verdict: AbortUnhealthy, Reason: "webhook http://hook answered 500 Internal Server Error"}},
+		{"an edit wins over a failing webhook", PhaseRunning, 1, early, 30, 1, 1, "webhook http://hook answered 500",
+			Decision{Verdict: PauseEdited, Reason: EditedReason}},
+		{"aborted holds", PhaseAborted, 1, held, 0, 0, 1, "", Decision{Verdict: Hold}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := New(validSpec(), t0, "alice@ops")
 			st.Phase, st.Step, st.StepStartedAt = tt.phase, tt.step, started
-			got := Decide(st, Observation{Now: tt.now, Splitter: tt.splitter, Passing: tt.passing, Total: tt.total})
+			got := Decide(st, Observation{Now: tt.now, Splitter: tt.splitter, Passing: tt.passing, Total: tt.total, Webhook: tt.webhook})
 			if got != tt.want {
 				t.Errorf("Decide = %v %q, want %v %q", got.Verdict, got.Reason, tt.want.Verdict, tt.want.Reason)
 			}
