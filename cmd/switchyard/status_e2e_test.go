@@ -71,13 +71,15 @@ func TestStatusCommand(t *testing.T) {
 	t.Cleanup(rejecting.Close)
 	cc := dialXDS(t, two.app.XDSAddr(), "client-1", "echo")
 	waitUntil(t, "gRPC client served", func() bool { return servedBy(spread(t, cc, 5), "echo-1") })
+	// The replicas' own registrations are catalog changes too: wait for
+	// them before waiting for the proxies to settle on what they caused.
+	waitUntil(t, "both replicas registered", func() bool {
+		return replicaEntry(t, c.client, one.app.AdminAddr()) != nil && replicaEntry(t, c.client, two.app.AdminAddr()) != nil
+	})
 	waitUntil(t, "every proxy settled", func() bool {
 		return hasProxy(t, one.app.AdminAddr(), "edge-1", xds.StateSynced) &&
 			hasProxy(t, two.app.AdminAddr(), "edge-2", xds.StateRejected) &&
 			hasProxy(t, two.app.AdminAddr(), "client-1", xds.StateSynced)
-	})
-	waitUntil(t, "both replicas registered", func() bool {
-		return replicaEntry(t, c.client, one.app.AdminAddr()) != nil && replicaEntry(t, c.client, two.app.AdminAddr()) != nil
 	})
 
 	t.Run("table from Consul", func(t *testing.T) {
