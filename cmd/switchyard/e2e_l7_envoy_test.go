@@ -170,11 +170,15 @@ func TestL7SimulatedEnvoy(t *testing.T) {
 	if oc := envoyCluster(s, "other"); oc.GetCircuitBreakers() != nil || oc.GetOutlierDetection() != nil {
 		t.Errorf("other got web's limits: %v %v", oc.GetCircuitBreakers(), oc.GetOutlierDetection())
 	}
-	waitEnvoy(t, e, "every version in force ACKed", func(s simenvoy.State) bool { return envoyAckedAll(t, sy.app.AdminAddr(), s) })
+	// The versions in force are recorded just after the update goes out,
+	// so the Envoy may ACK them first: poll rather than wait on the
+	// Envoy's own changes alone.
+	waitUntil(t, "every version in force ACKed", func() bool { return envoyAckedAll(t, sy.app.AdminAddr(), e.State()) })
 
 	before := e.State()
 	c.setEntry(t, webSplit(50, 50))
-	waitEnvoy(t, e, "the new split", func(s simenvoy.State) bool {
+	waitUntil(t, "the new split", func() bool {
+		s := e.State()
 		return slices.Equal(describeRoutes(s, "http_10000", "web"), routes(5000, 5000)) && envoyAckedAll(t, sy.app.AdminAddr(), s)
 	})
 	after := e.State()
