@@ -350,13 +350,12 @@ func TestInstanceFilterFieldsFollowConsul(t *testing.T) {
 func TestACLFilteredConfigEntries(t *testing.T) {
 	agent := consulagent.StartWithT(t, consulagent.Options{HCL: []string{aclHCL}})
 	admin := tokenClient(t, agent, managementToken)
+	waitACLs(t, admin)
 	rules := `service "web" { policy = "read" }` + "\n" + `node_prefix "" { policy = "read" }`
 	tok := policyToken(t, admin, "web-read", rules)
-	// The agent's own endpoints refuse the management token ("ACL not
-	// found") for a moment after start, while ACLs initialise.
-	retryFor(t, 10*time.Second, func() error {
-		return admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "web-1", Name: "web", Port: 80})
-	})
+	if err := admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "web-1", Name: "web", Port: 80}); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"web", "secret"} {
 		if err := setEntry(t, admin, httpDefaults(name)); err != nil {
 			t.Fatal(err)

@@ -340,6 +340,7 @@ func TestACLFilteredResultsAreCounted(t *testing.T) {
 	// Consul flags filtered results only for a real token, never for the
 	// anonymous one, so make a token that may read only "web".
 	admin := tokenClient(t, agent, managementToken)
+	waitACLs(t, admin)
 	rules := `service "web" { policy = "read" }` + "\n" + `node_prefix "" { policy = "read" }`
 	tok := policyToken(t, admin, "web-read", rules)
 	h := newHarness(t, agent, func(c *Config) {
@@ -378,6 +379,17 @@ func policyToken(t *testing.T, admin *api.Client, name, rules string) *api.ACLTo
 	return tok
 }
 
+// waitACLs waits until the agent resolves the management token on its own
+// endpoints: for a moment after start, while ACLs initialise, it answers
+// "ACL not found".
+func waitACLs(t *testing.T, admin *api.Client) {
+	t.Helper()
+	retryFor(t, 10*time.Second, func() error {
+		_, err := admin.Agent().Services()
+		return err
+	})
+}
+
 // tokenClient returns a client for agent that sends token.
 func tokenClient(t *testing.T, agent *consulagent.Agent, token string) *api.Client {
 	t.Helper()
@@ -394,6 +406,7 @@ func tokenClient(t *testing.T, agent *consulagent.Agent, token string) *api.Clie
 func TestRevokedTokenKeepsLastModel(t *testing.T) {
 	agent := consulagent.StartWithT(t, consulagent.Options{HCL: []string{aclHCL}})
 	admin := tokenClient(t, agent, managementToken)
+	waitACLs(t, admin)
 	rules := `service_prefix "" { policy = "read" }` + "\n" + `node_prefix "" { policy = "read" }`
 	tok := policyToken(t, admin, "read-all", rules)
 	if err := admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "web-1", Name: "web", Port: 80}); err != nil {
@@ -435,6 +448,7 @@ func TestRevokedTokenKeepsLastModel(t *testing.T) {
 func TestACLFilteredEmptyAnswerIsAnError(t *testing.T) {
 	agent := consulagent.StartWithT(t, consulagent.Options{HCL: []string{aclHCL}})
 	admin := tokenClient(t, agent, managementToken)
+	waitACLs(t, admin)
 	tok := policyToken(t, admin, "nodes-only", `node_prefix "" { policy = "read" }`)
 	if err := admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "web-1", Name: "web", Port: 80}); err != nil {
 		t.Fatal(err)

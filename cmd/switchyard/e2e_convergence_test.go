@@ -43,7 +43,7 @@ func convergence(t *testing.T, adminAddr string) (uint64, float64) {
 // histogram counted one observation per proxy per change and that its mean
 // agrees with the measured one within 20 %.
 func TestConvergenceHistogram(t *testing.T) {
-	const proxies, changes = 3, 10
+	const proxies, changes = 8, 10
 	c := startConsul(t)
 	c.register(t, "web", "web-1", 18091)
 	c.register(t, "web", "web-2", 18092)
