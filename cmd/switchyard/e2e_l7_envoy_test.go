@@ -22,20 +22,26 @@ import (
 // "regex=...", then "name=value" per exact header match) and where it
 // sends requests ("cluster" or "cluster:weight ...").
 func describeRoutes(s simenvoy.State, routeConfig, vhost string) []string {
+	var out []string
+	for _, r := range vhostRoutes(s, routeConfig, vhost) {
+		out = append(out, describeMatch(r.GetMatch())+" → "+describeAction(r.GetRoute()))
+	}
+	return out
+}
+
+// vhostRoutes returns the routes of one virtual host of a route
+// configuration the simulated Envoy accepted, nil if it has none.
+func vhostRoutes(s simenvoy.State, routeConfig, vhost string) []*routev3.Route {
 	rc, ok := s.Types[resourcev3.RouteType].Resources[routeConfig].(*routev3.RouteConfiguration)
 	if !ok {
 		return nil
 	}
-	var out []string
 	for _, vh := range rc.GetVirtualHosts() {
-		if vh.GetName() != vhost {
-			continue
-		}
-		for _, r := range vh.GetRoutes() {
-			out = append(out, describeMatch(r.GetMatch())+" → "+describeAction(r.GetRoute()))
+		if vh.GetName() == vhost {
+			return vh.GetRoutes()
 		}
 	}
-	return out
+	return nil
 }
 
 // describeMatch prints a route match for describeRoutes.

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
 
@@ -66,23 +65,14 @@ func sum(m map[string]int) int {
 // of a route configuration send requests to (with a weight above 0),
 // sorted and without duplicates.
 func routedClusters(s simenvoy.State, routeConfig, vhost string) []string {
-	rc, ok := s.Types[resourcev3.RouteType].Resources[routeConfig].(*routev3.RouteConfiguration)
-	if !ok {
-		return nil
-	}
 	var out []string
-	for _, vh := range rc.GetVirtualHosts() {
-		if vh.GetName() != vhost {
-			continue
+	for _, r := range vhostRoutes(s, routeConfig, vhost) {
+		if c := r.GetRoute().GetCluster(); c != "" {
+			out = append(out, c)
 		}
-		for _, r := range vh.GetRoutes() {
-			if c := r.GetRoute().GetCluster(); c != "" {
-				out = append(out, c)
-			}
-			for _, wc := range r.GetRoute().GetWeightedClusters().GetClusters() {
-				if wc.GetWeight().GetValue() > 0 {
-					out = append(out, wc.GetName())
-				}
+		for _, wc := range r.GetRoute().GetWeightedClusters().GetClusters() {
+			if wc.GetWeight().GetValue() > 0 {
+				out = append(out, wc.GetName())
 			}
 		}
 	}
