@@ -426,3 +426,115 @@ func TestRouteAcceptanceConcurrent(t *testing.T) {
 		t.Error("RouteAcceptance never listed a proxy while routes were published")
 	}
 }
+
+// TestRouteAcceptanceResume checks that a delta client reconnecting with
+// the route version in force among its initial_resource_versions is
+// SYNCED though, the route not being sent again, it ACKs nothing of it.
+func TestRouteAcceptanceResume(t *testing.T) {
+	srv, addr := startServer(t)
+	if err := srv.Publish(KindEnvoy, testSnapshot(t, "v1", 8080)); err != nil {
+		t.Fatal(err)
+	}
+	synced := func() bool {
+		ra, _ := acceptanceOf(srv, KindEnvoy, "http_10000")
+		return len(ra.Proxies) == 1 && ra.Proxies[0].State == StateSynced
+	}
+	first, err := simenvoy.Start(context.Background(), addr, simenvoy.Config{NodeID: "d1", Cluster: "edge", Delta: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, synced)
+	held := first.State()
+	first.Close()
+	waitFor(t, func() bool { ra, _ := acceptanceOf(srv, KindEnvoy, "http_10000"); return len(ra.Proxies) == 0 })
+	again := startEnvoy(t, addr, simenvoy.Config{NodeID: "d1", Cluster: "edge", Delta: true, Resume: held})
+	waitFor(t, synced)
+	if n := again.State().Responses[resourcev3.RouteType]; n != 0 {
+		t.Errorf("resumed client was sent %d route responses, want none", n)
+	}
+}
+
+// TestRouteAcksAnswers checks how answers to responses carrying routes
+// move a client's standing, state of the world (an answer covers every
+// earlier response) and delta (an answer covers its own).
+func TestRouteAcksAnswers(t *testing.T) {
+	put := func(name, hash string) delta { return delta{put: []*entry{{name: name, hash: hash}}} }
+	removed := func(name string) delta { return delta{removed: []string{name}} }
+	type standing struct {
+		name, hash string
+		state      SyncState
+	}
+	for _, tt := range []struct {
+		name string
+		run  func(a *routeAcks)
+		want []standing
+	}{
+		{"sotw: an ACK covers earlier responses", func(a *routeAcks) {
+			a.sent("1", put("a", "h1"))
+			a.sent("2", put("b", "h2"))
+			a.answered("2", false, "", true)
+		}, []standing{{"a", "h1", StateSynced}, {"b", "h2", StateSynced}}},
+		{"delta: an ACK covers its own response", func(a *routeAcks) {
+			a.sent("1", put("a", "h1"))
+			a.sent("2", put("b", "h2"))
+			a.answered("2", false, "", false)
+		}, []standing{{"a", "h1", StatePending}, {"b", "h2", StateSynced}}},
+		{"sotw: a NACK rejects its own response only", func(a *routeAcks) {
+			a.sent("1", put("a", "h1"))
+			a.sent("2", put("b", "h2"))
+			a.answered("2", true, "bad", true)
+		}, []standing{{"a", "h1", StateSynced}, {"b", "h2", StateRejected}}},
+		{"a NACK keeps the accepted version", func(a *routeAcks) {
+			a.sent("1", put("a", "h1"))
+			a.answered("1", false, "", true)
+			a.sent("2", put("a", "h2"))
+			a.answered("2", true, "bad", true)
+		}, []standing{{"a", "h1", StateSynced}, {"a", "h2", StateRejected}}},
+		{"an ACK after a NACK clears it", func(a *routeAcks) {
+			a.sent("1", put("a", "h1"))
+			a.answered("1", true, "bad", false)
+			a.sent("2", put("a", "h2"))
+			a.answered("2", false, "", false)
+		}, []standing{{"a", "h1", StatePending}, {"a", "h2", StateSynced}}},
+		{"an acknowledged removal holds nothing", func(a *routeAcks) {
+			a.sent("1", put("a", "h1"))
+			a.answered("1", false, "", true)
+			a.sent("2", removed("a"))
+			a.answered("2", false, "", true)
+		}, []standing{{"a", "", StateSynced}, {"a", "h1", StatePending}}},
+		{"an unanswered removal", func(a *routeAcks) {
+			a.sent("1", put("a", "h1"))
+			a.answered("1", false, "", true)
+			a.sent("2", removed("a"))
+		}, []standing{{"a", "", StatePending}}},
+		{"a forgotten route is not taken back by a late ACK", func(a *routeAcks) {
+			a.sent("1", put("a", "h1"))
+			a.forget("a")
+			a.answered("1", false, "", true)
+		}, []standing{{"a", "h1", StatePending}}},
+		{"a repeated answer counts once", func(a *routeAcks) {
+			a.sent("1", put("a", "h1"))
+			a.answered("1", false, "", true)
+			a.sent("2", put("a", "h2"))
+			a.answered("1", false, "", true)
+		}, []standing{{"a", "h2", StatePending}}},
+		{"a declared version is accepted", func(a *routeAcks) {
+			a.declared("a", "h1")
+		}, []standing{{"a", "h1", StateSynced}, {"b", "h1", StatePending}}},
+		{"retain keeps only the subscribed", func(a *routeAcks) {
+			a.declared("a", "h1")
+			a.declared("b", "h1")
+			a.retain(func(name string) bool { return name == "b" })
+		}, []standing{{"a", "h1", StatePending}, {"b", "h1", StateSynced}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var a routeAcks
+			tt.run(&a)
+			for _, w := range tt.want {
+				if got, _ := a.standing(w.name, w.hash); got != w.state {
+					t.Errorf("%s at %q: %s, want %s", w.name, w.hash, got, w.state)
+				}
+			}
+		})
+	}
+}
