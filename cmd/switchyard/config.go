@@ -35,6 +35,11 @@ type serveConfig struct {
 	Rollouts bool
 	// RolloutTick is how often the leading controller looks at them.
 	RolloutTick time.Duration
+	// LoadReporting names Switchyard the load reporting (LRS) server of
+	// every EDS cluster it generates.
+	LoadReporting bool
+	// LoadReportInterval is how often clients are asked to report load.
+	LoadReportInterval time.Duration
 }
 
 // defaultServeConfig returns the defaults; the Consul address follows
@@ -55,6 +60,9 @@ func defaultServeConfig() serveConfig {
 		Register:          true,
 		Rollouts:          true,
 		RolloutTick:       rollout.DefaultTick,
+
+		LoadReporting:      true,
+		LoadReportInterval: time.Second,
 	}
 }
 
@@ -85,6 +93,7 @@ func (c serveConfig) validate() error {
 		{"--consul-wait", durationRange(c.ConsulWait, time.Second, 10*time.Minute)},
 		{"--consul-max-conns", intRange(c.ConsulMaxConns, discovery.MinMaxConns, consulConnsPerClient)},
 		{"--rollout-tick", durationRange(c.RolloutTick, 50*time.Millisecond, time.Minute)},
+		{"--load-report-interval", durationRange(c.LoadReportInterval, 100*time.Millisecond, time.Minute)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
