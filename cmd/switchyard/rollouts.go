@@ -12,10 +12,11 @@ import (
 
 // newRolloutController builds the rollout controller that serve runs with
 // --rollouts: it waits for the leader lock in Consul and, while it holds
-// it, applies the steps of the rollouts stored in Consul KV.
-func newRolloutController(client *api.Client, cfg serveConfig, log *slog.Logger, reg prometheus.Registerer) (*rollout.Controller, error) {
+// it, applies the steps of the rollouts stored in Consul KV, judging the
+// --require-ack and --max-error-rate gates from fleet.
+func newRolloutController(client *api.Client, cfg serveConfig, fleet rollout.Fleet, log *slog.Logger, reg prometheus.Registerer) (*rollout.Controller, error) {
 	ctl, err := rollout.NewController(rollout.ControllerConfig{
-		Client: client, Tick: cfg.RolloutTick, Logger: log, Registerer: reg,
+		Client: client, Tick: cfg.RolloutTick, Logger: log, Registerer: reg, Fleet: fleet,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rollout controller: %w", err)
