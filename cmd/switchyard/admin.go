@@ -84,6 +84,7 @@ func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
 		a.writeJSON(w, http.StatusOK, a.publisher.Services())
 	})
 	mux.HandleFunc("GET /debug/config_dump", a.serveConfigDump)
+	mux.HandleFunc("GET /v1/loads", a.serveLoads)
 	mux.Handle("GET /", dashboardHandler())
 	return mux
 }
