@@ -38,24 +38,10 @@ func (s *Server) Loads() []ClusterLoad {
 // answer, so no other is sent.
 func (s *Server) serveLoadStats(st lrsStream) error {
 	ctx := st.Context()
-	reqs := make(chan *lrsv3.LoadStatsRequest)
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			req, err := st.Recv()
-			if err != nil {
-				errc <- err
-				return
-			}
-			select {
-			case reqs <- req:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	reqs, errc := receiveLoadStats(st)
 	var rep *loadReporter
 	var node string
+	warned := false
 	defer func() {
 		if rep != nil {
 			s.loads.close(rep)
@@ -90,8 +76,35 @@ func (s *Server) serveLoadStats(st lrsStream) error {
 			}
 			deltas, dropped := s.loads.record(rep, req.GetClusterStats(), time.Now())
 			s.lrsMetrics.observe(deltas, dropped)
+			if dropped > 0 && !warned {
+				warned = true
+				s.log.Warn("load report clusters left out: too many clusters reported", "node", node, "clusters", dropped, "max", maxLoadClusters)
+			}
 		}
 	}
+}
+
+// receiveLoadStats receives a stream's requests on a goroutine of its own,
+// until the stream fails or ends (the error, io.EOF for the client's end)
+// or its context does.
+func receiveLoadStats(st lrsStream) (<-chan *lrsv3.LoadStatsRequest, <-chan error) {
+	reqs := make(chan *lrsv3.LoadStatsRequest)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			req, err := st.Recv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case reqs <- req:
+			case <-st.Context().Done():
+				return
+			}
+		}
+	}()
+	return reqs, errc
 }
 
 // answerLoadStats answers a stream's first request: report every
