@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -104,4 +106,39 @@ func TestRolloutZeroFailuresUnderLoad(t *testing.T) {
 	if got, want := stepEvents(st.State), "start, step 10%, step 50%, step 100%, succeed"; got != want {
 		t.Errorf("history %q, want %q", got, want)
 	}
+}
+
+// TestRolloutAbortsOnCanaryErrors runs a rollout with --max-error-rate 5%
+// under steady load while the canary backend fails 30 % of its calls: the
+// gRPC client's own load reports (LRS) show the rate and the rollout rolls
+// back to 100 % v1.
+func TestRolloutAbortsOnCanaryErrors(t *testing.T) {
+	f := startL7(t, withRolloutTick, func(cfg *serveConfig) { cfg.LoadReportInterval = 200 * time.Millisecond })
+	f.web["web-3"].SetFailureRate(0.3)
+	cli := rolloutCLI{consulAddr: f.c.agent.HTTPAddr}
+	load := startSteadyLoad(f.cc, 4, 2*time.Minute)
+	t.Cleanup(func() { load.stop() })
+	start := time.Now()
+	cli.ok(t, "start", "web", "--to", "v2", "--from", "v1", "--steps", "10,50,100", "--interval", "30s", "--max-error-rate", "5%")
+	st := waitRollout(t, cli, "rollout aborted", func(s rolloutStatus) bool { return s.Phase.Finished() })
+	aborted := time.Since(start)
+	last := st.History[len(st.History)-1]
+	if st.Phase != rollout.PhaseAborted || !strings.HasPrefix(last.Reason, "canary v2: ") || !strings.HasSuffix(last.Reason, "failed over step 10%, want ≤ 5%") {
+		t.Fatalf("phase %s, last event %s %q; want aborted at step 10%% for v2's error rate", st.Phase, last.Action, last.Reason)
+	}
+	var rate float64
+	var requests int
+	if _, err := fmt.Sscanf(last.Reason, "canary v2: %f%% of %d requests", &rate, &requests); err != nil {
+		t.Fatalf("reason %q: %v", last.Reason, err)
+	}
+	if rate < 20 || rate > 40 || requests < rollout.MinErrorRateRequests {
+		t.Errorf("reported %.1f%% of %d requests failed, want about 30%% of at least %d", rate, requests, rollout.MinErrorRateRequests)
+	}
+	waitUntil(t, "traffic back on v1", func() bool {
+		counts, failed := spreadFailures(t, f.cc, 30)
+		return failed == 0 && servedBy(counts, webV1...)
+	})
+	counts, errs := load.stop()
+	t.Logf("aborted %s after start: %s; under load %v answered, %d failed (the canary's 30 %%)",
+		aborted.Round(time.Millisecond), last.Reason, counts, len(errs))
 }
