@@ -29,6 +29,14 @@ type ControllerConfig struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// ReplicaID names this replica in the leader lock's value, which
+	// Leader reads; the host name and process id when empty.
+	ReplicaID string
+	// LockTTL is the TTL of the leader lock's Consul session, between
+	// MinLockTTL and MaxLockTTL; DefaultLockTTL when zero. Consul frees
+	// the lock of a replica that vanished up to twice that after its last
+	// renewal.
+	LockTTL time.Duration
 }
 
 // Controller drives running rollouts step by step while this replica holds
@@ -42,6 +50,7 @@ type Controller struct {
 	aborts *prometheus.CounterVec
 	errs   *prometheus.CounterVec
 	hooks  *webhooks
+	elect  *election
 }
 
 // NewController builds a Controller and registers its metrics.
@@ -49,9 +58,13 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	if cfg.Client == nil {
 		return nil, fmt.Errorf("rollout controller: no Consul client")
 	}
+	elect, err := newElection(cfg.Client, cfg.ReplicaID, cfg.LockTTL)
+	if err != nil {
+		return nil, fmt.Errorf("rollout controller: %w", err)
+	}
 	c := &Controller{
 		client: cfg.Client, store: NewStore(cfg.Client), tick: cfg.Tick, log: cfg.Logger, now: cfg.Now,
-		hooks: newWebhooks(),
+		hooks: newWebhooks(), elect: elect,
 		aborts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_rollout_aborts_total",
 			Help: "Rollouts the controller aborted because a gate failed, by service.",
@@ -72,7 +85,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 		c.now = time.Now
 	}
 	if cfg.Registerer != nil {
-		for _, m := range []prometheus.Collector{c.aborts, c.errs} {
+		for _, m := range []prometheus.Collector{c.aborts, c.errs, c.elect.leading} {
 			if err := cfg.Registerer.Register(m); err != nil {
 				return nil, fmt.Errorf("register rollout metrics: %w", err)
 			}
@@ -84,7 +97,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 // Run takes the leader lock, drives the rollouts while it holds it, and
 // tries again when it loses it, until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	return runLeader(ctx, c.client, c.log, c.drive)
+	return c.elect.run(ctx, c.log, c.drive)
 }
 
 // drive runs the ticks until ctx is done or lost is closed.

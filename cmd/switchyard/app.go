@@ -95,7 +95,7 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 		}
 	}
 	if cfg.Rollouts {
-		if a.rollouts, err = newRolloutController(side, cfg, log, reg); err != nil {
+		if a.rollouts, err = newRolloutController(side, cfg, replicaID(a.AdminAddr()), log, reg); err != nil {
 			a.xdsLis.Close()
 			a.adminLis.Close()
 			return nil, err

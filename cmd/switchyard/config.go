@@ -35,6 +35,10 @@ type serveConfig struct {
 	Rollouts bool
 	// RolloutTick is how often the leading controller looks at them.
 	RolloutTick time.Duration
+	// RolloutLockTTL is the TTL of the leader lock's Consul session: a
+	// leader that dies without releasing the lock keeps it up to twice
+	// that.
+	RolloutLockTTL time.Duration
 }
 
 // defaultServeConfig returns the defaults; the Consul address follows
@@ -55,6 +59,7 @@ func defaultServeConfig() serveConfig {
 		Register:          true,
 		Rollouts:          true,
 		RolloutTick:       rollout.DefaultTick,
+		RolloutLockTTL:    rollout.DefaultLockTTL,
 	}
 }
 
@@ -85,6 +90,7 @@ func (c serveConfig) validate() error {
 		{"--consul-wait", durationRange(c.ConsulWait, time.Second, 10*time.Minute)},
 		{"--consul-max-conns", intRange(c.ConsulMaxConns, discovery.MinMaxConns, consulConnsPerClient)},
 		{"--rollout-tick", durationRange(c.RolloutTick, 50*time.Millisecond, time.Minute)},
+		{"--rollout-lock-ttl", durationRange(c.RolloutLockTTL, rollout.MinLockTTL, 10*time.Minute)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
