@@ -195,7 +195,7 @@ func TestRolloutSurvivesLeaderKill(t *testing.T) {
 	}
 
 	cli.ok(t, "start", "web", "--to", "v2", "--from", "v1", "--steps", "10,50,100", "--interval", "5s")
-	waitRolloutWithin(t, cli, "step 10% recorded", rolloutTimeout, func(s rolloutStatus) bool { _, ok := stepEvent(s.State, 10); return ok })
+	step10 := waitRolloutWithin(t, cli, "step 10% recorded", rolloutTimeout, func(s rolloutStatus) bool { _, ok := stepEvent(s.State, 10); return ok })
 	if l, f := leaderGauge(t, leader), leaderGauge(t, follower); l != 1 || f != 0 {
 		t.Errorf("switchyard_rollout_leader: leader %v, follower %v; want 1 and 0", l, f)
 	}
@@ -209,6 +209,9 @@ func TestRolloutSurvivesLeaderKill(t *testing.T) {
 	killed := time.Now()
 	if err := leader.Kill(); err != nil {
 		t.Fatal(err)
+	}
+	if e, ok := stepEvent(step10.State, 10); ok {
+		t.Logf("SIGKILL %s after step 10%% was recorded (the interval is 5s)", killed.Sub(e.At).Round(time.Millisecond))
 	}
 	took := waitWithin(t, "the follower takes over", takeOverTimeout, func() bool {
 		h, held, err := rollout.Leader(t.Context(), c.client)
