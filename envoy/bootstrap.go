@@ -37,7 +37,8 @@ type BootstrapOptions struct {
 
 // Bootstrap returns an Envoy bootstrap that takes all of its listeners and
 // clusters from Switchyard over one ADS stream, reached through a static
-// HTTP/2 cluster named "switchyard_xds".
+// HTTP/2 cluster named "switchyard_xds", and reports its load to Switchyard
+// over the same cluster.
 func Bootstrap(opts BootstrapOptions) *bootstrapv3.Bootstrap {
 	adminAddress := opts.AdminAddress
 	if adminAddress == "" {
@@ -55,7 +56,11 @@ func Bootstrap(opts BootstrapOptions) *bootstrapv3.Bootstrap {
 		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
 			Clusters: []*clusterv3.Cluster{xds},
 		},
-		Admin: &bootstrapv3.Admin{Address: socketAddress(adminAddress, opts.AdminPort)},
+		// Envoy reports load where its bootstrap says, never to a
+		// cluster's lrs_server: to Switchyard, which serves LRS on the
+		// xDS port.
+		ClusterManager: &bootstrapv3.ClusterManager{LoadStatsConfig: lrsAPIConfigSource()},
+		Admin:          &bootstrapv3.Admin{Address: socketAddress(adminAddress, opts.AdminPort)},
 	}
 }
 
@@ -67,12 +72,27 @@ func adsAPIConfigSource() *corev3.ApiConfigSource {
 		// The server remembers the node of a stream's first request, so
 		// repeating it on every request only costs bandwidth.
 		SetNodeOnFirstMessageOnly: true,
-		GrpcServices: []*corev3.GrpcService{{
-			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
-				EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: xdsClusterName},
-			},
-		}},
+		GrpcServices:              xdsGrpcServices(),
 	}
+}
+
+// lrsAPIConfigSource returns the gRPC load reporting stream to the xDS
+// cluster.
+func lrsAPIConfigSource() *corev3.ApiConfigSource {
+	return &corev3.ApiConfigSource{
+		ApiType:             corev3.ApiConfigSource_GRPC,
+		TransportApiVersion: corev3.ApiVersion_V3,
+		GrpcServices:        xdsGrpcServices(),
+	}
+}
+
+// xdsGrpcServices returns the gRPC service of the xDS cluster.
+func xdsGrpcServices() []*corev3.GrpcService {
+	return []*corev3.GrpcService{{
+		TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
+			EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: xdsClusterName},
+		},
+	}}
 }
 
 // BootstrapYAML renders b as YAML with the snake_case field names the Envoy

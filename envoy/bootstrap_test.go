@@ -63,6 +63,14 @@ func TestBootstrap(t *testing.T) {
 				LdsConfig: ads,
 			}, got.GetDynamicResources())
 
+			diffProto(t, &bootstrapv3.ClusterManager{LoadStatsConfig: &corev3.ApiConfigSource{
+				ApiType:             corev3.ApiConfigSource_GRPC,
+				TransportApiVersion: corev3.ApiVersion_V3,
+				GrpcServices: []*corev3.GrpcService{{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
+					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: "switchyard_xds"},
+				}}},
+			}}, got.GetClusterManager())
+
 			clusters := got.GetStaticResources().GetClusters()
 			if len(clusters) != 1 {
 				t.Fatalf("got %d static clusters, want 1", len(clusters))

@@ -32,6 +32,11 @@ type ClusterOptions struct {
 	CircuitBreakers *CircuitBreakers
 	// OutlierDetection, if set, ejects failing hosts.
 	OutlierDetection *OutlierDetection
+	// LoadReporting names the management server itself as the cluster's
+	// load reporting (LRS) server, so that proxyless gRPC clients report
+	// the cluster's request counts to it. Envoy ignores the field: it
+	// reports to its bootstrap's load_stats_config.
+	LoadReporting bool
 }
 
 // UpstreamProtocol is the HTTP protocol Envoy speaks to a cluster's hosts.
@@ -105,8 +110,8 @@ func firstEndpoint(localities []LocalityEndpoints) []LocalityEndpoints {
 }
 
 // baseCluster returns the fields every cluster shares: name, discovery type,
-// connect timeout, load balancing, circuit breakers, outlier detection and
-// upstream protocol options.
+// connect timeout, load balancing, circuit breakers, outlier detection,
+// upstream protocol options and load reporting.
 func baseCluster(opts ClusterOptions, typ clusterv3.Cluster_DiscoveryType) *clusterv3.Cluster {
 	c := &clusterv3.Cluster{
 		Name:                 opts.Name,
@@ -116,6 +121,9 @@ func baseCluster(opts ClusterOptions, typ clusterv3.Cluster_DiscoveryType) *clus
 		OutlierDetection:     outlierDetection(opts.OutlierDetection),
 	}
 	applyLoadBalancing(c, opts.LB)
+	if opts.LoadReporting {
+		c.LrsServer = selfConfigSource()
+	}
 	if po := upstreamProtocolOptions(opts.Protocol); po != nil {
 		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{httpProtocolOptionsKey: mustAny(po)}
 	}

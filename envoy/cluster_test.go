@@ -21,6 +21,7 @@ func TestEDSCluster(t *testing.T) {
 		{name: "default timeout", opts: ClusterOptions{Name: "web"}, wantTimeout: 5 * time.Second},
 		{name: "explicit timeout", opts: ClusterOptions{Name: "web", ConnectTimeout: 250 * time.Millisecond}, wantTimeout: 250 * time.Millisecond},
 		{name: "http2", opts: ClusterOptions{Name: "grpc", Protocol: UpstreamHTTP2}, wantTimeout: 5 * time.Second},
+		{name: "load reporting", opts: ClusterOptions{Name: "web~v2", LoadReporting: true}, wantTimeout: 5 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -29,6 +30,13 @@ func TestEDSCluster(t *testing.T) {
 
 			opts := got.GetTypedExtensionProtocolOptions()
 			got.TypedExtensionProtocolOptions = nil // checked below
+			var lrs *corev3.ConfigSource
+			if tt.opts.LoadReporting {
+				lrs = &corev3.ConfigSource{
+					ResourceApiVersion:    corev3.ApiVersion_V3,
+					ConfigSourceSpecifier: &corev3.ConfigSource_Self{Self: &corev3.SelfConfigSource{}},
+				}
+			}
 			diffProto(t, &clusterv3.Cluster{
 				Name:                 tt.opts.Name,
 				ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
@@ -41,6 +49,7 @@ func TestEDSCluster(t *testing.T) {
 				},
 				ConnectTimeout: durationpb.New(tt.wantTimeout),
 				LbPolicy:       clusterv3.Cluster_ROUND_ROBIN,
+				LrsServer:      lrs,
 			}, got)
 			checkHTTP2(t, opts, tt.opts.Protocol == UpstreamHTTP2)
 		})

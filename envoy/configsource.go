@@ -17,3 +17,15 @@ func adsConfigSource() *corev3.ConfigSource {
 		},
 	}
 }
+
+// selfConfigSource returns a config source that names the management
+// server that sent the resource, which is how a cluster names Switchyard as
+// its load reporting server (gRPC clients accept nothing else there).
+func selfConfigSource() *corev3.ConfigSource {
+	return &corev3.ConfigSource{
+		ResourceApiVersion: corev3.ApiVersion_V3,
+		ConfigSourceSpecifier: &corev3.ConfigSource_Self{
+			Self: &corev3.SelfConfigSource{},
+		},
+	}
+}

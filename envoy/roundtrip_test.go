@@ -20,6 +20,7 @@ func TestProtoJSONRoundTrip(t *testing.T) {
 		LB:               LoadBalancing{Policy: LBRingHash, MinRingSize: 1024, MaxRingSize: 4096},
 		CircuitBreakers:  &CircuitBreakers{MaxConnections: ptr(uint32(10)), MaxPendingRequests: ptr(uint32(20)), MaxRequests: ptr(uint32(30))},
 		OutlierDetection: &OutlierDetection{Interval: time.Second, Consecutive5xx: 5, EnforcingConsecutive5xx: ptr(uint32(100)), MaxEjectionPercent: ptr(uint32(10)), BaseEjectionTime: time.Minute},
+		LoadReporting:    true,
 	}
 	routes := Routes([]RouteSpec{
 		{

@@ -37,6 +37,10 @@ type ControllerConfig struct {
 	// the lock of a replica that vanished up to twice that after its last
 	// renewal.
 	LockTTL time.Duration
+	// Fleet is the view of the proxies the --require-ack and
+	// --max-error-rate gates need; without one, a rollout that asks for
+	// either gate does not move.
+	Fleet Fleet
 }
 
 // Controller drives running rollouts step by step while this replica holds
@@ -51,6 +55,11 @@ type Controller struct {
 	errs   *prometheus.CounterVec
 	hooks  *webhooks
 	elect  *election
+	fleet  Fleet
+	// baselines are, by service, the canary's load when the controller
+	// first looked at the current step; only the goroutine that ticks
+	// uses them.
+	baselines map[string]loadBaseline
 }
 
 // NewController builds a Controller and registers its metrics.
@@ -64,7 +73,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	}
 	c := &Controller{
 		client: cfg.Client, store: NewStore(cfg.Client), tick: cfg.Tick, log: cfg.Logger, now: cfg.Now,
-		hooks: newWebhooks(), elect: elect,
+		hooks: newWebhooks(), elect: elect, fleet: cfg.Fleet, baselines: map[string]loadBaseline{},
 		aborts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_rollout_aborts_total",
 			Help: "Rollouts the controller aborted because a gate failed, by service.",
@@ -117,21 +126,25 @@ func (c *Controller) drive(ctx context.Context, lost <-chan struct{}) {
 }
 
 // Tick looks once at every running rollout and moves each as Decide says.
-// Errors are logged and counted; the next tick tries again.
+// Errors are logged and counted; the next tick tries again. Ticks must not
+// run concurrently.
 func (c *Controller) Tick(ctx context.Context) {
 	states, err := c.store.List(ctx)
 	if err != nil {
 		c.fail(ctx, "", "list rollouts", err)
 		return
 	}
+	running := map[string]bool{}
 	for _, st := range states {
 		if st.Phase != PhaseRunning {
 			continue
 		}
+		running[st.Spec.Service] = true
 		if err := c.step(ctx, st.Spec.Service); err != nil {
 			c.fail(ctx, st.Spec.Service, "drive rollout", err)
 		}
 	}
+	c.forgetBaselines(running)
 }
 
 // fail logs and counts an error of a tick, unless ctx ended it; a lost
@@ -163,10 +176,19 @@ func (c *Controller) step(ctx context.Context, service string) error {
 	if err != nil {
 		return err
 	}
-	now := c.now()
-	d := Decide(st, Observation{Now: now, Splitter: SplitterPercent(st.Spec, sp), Passing: passing, Total: total,
-		Webhook: c.hooks.check(ctx, st)})
-	return c.apply(ctx, st, index, spIndex, d, now)
+	obs := Observation{Splitter: SplitterPercent(st.Spec, sp), Passing: passing, Total: total, Webhook: c.hooks.check(ctx, st)}
+	if err := c.observeFleet(ctx, st, &obs); err != nil {
+		return err
+	}
+	obs.Now = c.now()
+	d := Decide(st, obs)
+	if results := gateResults(st, obs); d.Verdict != Hold || gatesChanged(st, results, obs.Now) {
+		st.Gates, st.GatesAt = results, obs.Now
+		if d.Verdict == Hold {
+			return c.store.Update(ctx, st, index)
+		}
+	}
+	return c.apply(ctx, st, index, spIndex, d, obs.Now)
 }
 
 // canaryHealth counts the instances of spec's To subset and those passing,

@@ -40,6 +40,11 @@ func (c *Controller) apply(ctx context.Context, st State, index, spIndex uint64,
 			return err
 		}
 		c.log.Info("rollout step applied", "service", service, "step", st.Step, "weight", st.Weight(), "recorded_only", d.Verdict == RecordNext)
+	case RecordAck:
+		if err := st.Acknowledge(now); err != nil {
+			return err
+		}
+		c.log.Info("rollout step's routes accepted; its interval starts", "service", service, "step", st.Step, "weight", st.Weight())
 	case Finish:
 		if err := st.Succeed(now, Actor); err != nil {
 			return err

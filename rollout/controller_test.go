@@ -26,11 +26,27 @@ type controllerFixture struct {
 	store  *Store
 	reg    *prometheus.Registry
 	now    time.Time
+	fleet  *fleetDouble
+}
+
+// fleetDouble stands for the proxies, which these tests do not run (the
+// end-to-end tests in cmd/switchyard do): every proxy accepts the routes
+// of any step unless told otherwise, and reports what the test sets.
+type fleetDouble struct {
+	acks  AckReport
+	loads map[string]LoadReport
+}
+
+func (d *fleetDouble) Acks(context.Context, Spec, int) (AckReport, error) { return d.acks, nil }
+
+func (d *fleetDouble) Load(context.Context, Spec) (map[string]LoadReport, error) {
+	return d.loads, nil
 }
 
 func newControllerFixture(t *testing.T) *controllerFixture {
 	t.Helper()
-	f := &controllerFixture{client: startConsul(t), reg: prometheus.NewRegistry(), now: t0}
+	f := &controllerFixture{client: startConsul(t), reg: prometheus.NewRegistry(), now: t0,
+		fleet: &fleetDouble{acks: AckReport{Routing: 2, Accepted: 2}}}
 	f.store = NewStore(f.client)
 	for _, inst := range []struct{ id, version string }{{"web-1", "v1"}, {"web-2", "v2"}} {
 		err := f.client.Agent().ServiceRegister(&api.AgentServiceRegistration{
@@ -52,7 +68,7 @@ func newControllerFixture(t *testing.T) *controllerFixture {
 	}
 	ctl, err := NewController(ControllerConfig{
 		Client: f.client, Registerer: f.reg, Now: func() time.Time { return f.now },
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Fleet: f.fleet,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,10 +122,12 @@ func TestControllerDrivesToSuccess(t *testing.T) {
 		wantWeight int
 	}{
 		{0, PhaseRunning, 0, 10},
+		{0, PhaseRunning, 0, 10}, // the proxies' acceptance recorded
 		{59 * time.Second, PhaseRunning, 0, 10},
 		{time.Second, PhaseRunning, 1, 50},
 		{0, PhaseRunning, 1, 50},
 		{time.Minute, PhaseRunning, 2, 100},
+		{0, PhaseRunning, 2, 100},
 		{time.Minute, PhaseSucceeded, 2, 100},
 		{time.Minute, PhaseSucceeded, 2, 100},
 	} {

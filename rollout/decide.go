@@ -26,6 +26,13 @@ type Observation struct {
 	// Webhook says why a webhook gate failed (the first that did), ""
 	// when every webhook answered 2xx or there are none.
 	Webhook string
+	// Acks is how the proxies routing the service stand with the current
+	// step's routes; nil when the --require-ack gate is off or no step is
+	// applied.
+	Acks *AckReport
+	// Load is what the proxies reported of the canary since the current
+	// step started (the --max-error-rate gate).
+	Load LoadReport
 }
 
 // Verdict is what the controller does with a rollout on one tick.
@@ -48,11 +55,14 @@ const (
 	RecordNext
 	// Finish marks it succeeded: its last step held for an interval.
 	Finish
+	// RecordAck records that the proxies accepted the current step's
+	// routes: its interval starts counting.
+	RecordAck
 )
 
 // String names the verdict for logs and test failures.
 func (v Verdict) String() string {
-	return [...]string{"hold", "pause", "abort", "apply next step", "record next step", "succeed"}[v]
+	return [...]string{"hold", "pause", "abort", "apply next step", "record next step", "succeed", "record acceptance"}[v]
 }
 
 // Decision is a verdict and, for a pause or an abort, its reason.
@@ -63,12 +73,16 @@ type Decision struct {
 
 // Decide is the controller's whole judgement of a rollout on one tick, in
 // this order: a splitter that carries neither the current step's weights
-// nor the next one's was edited by hand (pause); a canary that fails the
-// health gate, or a webhook that does not answer 2xx, aborts the rollout; a splitter already at the next step is
-// recorded; otherwise the first step is applied at once and each later
-// one when its predecessor has held for Spec.Interval. The last step (100
-// %) also holds for an interval, under the gate, before the rollout
-// succeeds. Only a running rollout is judged; anything else holds.
+// nor the next one's was edited by hand (pause); a failing gate aborts the
+// rollout (the canary's health, a webhook, a proxy that rejected the
+// step's routes, the canary's error rate over the step); a splitter
+// already at the next step is recorded; otherwise the first step is
+// applied at once. With --require-ack, a step's interval starts counting
+// once enough proxies accepted its routes, which they must within
+// AckTimeout. Each later step is applied when its predecessor has held for
+// Spec.Interval. The last step (100 %) also holds for an interval, under
+// the gates, before the rollout succeeds. Only a running rollout is
+// judged; anything else holds.
 func Decide(st State, obs Observation) Decision {
 	if st.Phase != PhaseRunning {
 		return Decision{Verdict: Hold}
@@ -80,23 +94,51 @@ func Decide(st State, obs Observation) Decision {
 	if st.Step >= 0 && !applied && !ahead {
 		return Decision{Verdict: PauseEdited, Reason: EditedReason}
 	}
-	if why := HealthGate(st.Spec, obs.Passing, obs.Total); why != "" {
+	if why := failedGate(st, obs); why != "" {
 		return Decision{Verdict: AbortUnhealthy, Reason: why}
-	}
-	if obs.Webhook != "" {
-		return Decision{Verdict: AbortUnhealthy, Reason: obs.Webhook}
 	}
 	switch {
 	case ahead:
 		return Decision{Verdict: RecordNext}
 	case st.Step == -1:
 		return Decision{Verdict: ApplyNext}
-	case obs.Now.Sub(st.StepStartedAt) < st.Spec.Interval:
+	case st.Spec.RequireAck > 0 && st.AckedAt.IsZero():
+		return awaitAcks(st, obs)
+	case obs.Now.Sub(st.IntervalStart()) < st.Spec.Interval:
 		return Decision{Verdict: Hold}
 	case st.Step == last:
 		return Decision{Verdict: Finish}
 	}
 	return Decision{Verdict: ApplyNext}
+}
+
+// failedGate says why the first failing gate fails, or "" when all hold.
+func failedGate(st State, obs Observation) string {
+	if why := HealthGate(st.Spec, obs.Passing, obs.Total); why != "" {
+		return why
+	}
+	if obs.Webhook != "" {
+		return obs.Webhook
+	}
+	if why := ackRejected(st, obs.Acks); why != "" {
+		return why
+	}
+	return ErrorGate(st, obs.Load)
+}
+
+// awaitAcks judges a step whose routes the proxies have not all accepted
+// yet: recorded once enough have, aborted once AckTimeout has passed.
+func awaitAcks(st State, obs Observation) Decision {
+	if obs.Acks == nil {
+		return Decision{Verdict: Hold}
+	}
+	if AckGate(st.Spec, *obs.Acks) {
+		return Decision{Verdict: RecordAck}
+	}
+	if obs.Now.Sub(st.StepStartedAt) >= AckTimeout(st.Spec) {
+		return Decision{Verdict: AbortUnhealthy, Reason: ackTimedOut(st, *obs.Acks)}
+	}
+	return Decision{Verdict: Hold}
 }
 
 // HealthGate says why spec's canary (the Spec.To subset) with passing of

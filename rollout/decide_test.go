@@ -53,8 +53,9 @@ func TestDecide(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := New(validSpec(), t0, "alice@ops")
-			st.Phase, st.Step, st.StepStartedAt = tt.phase, tt.step, started
-			got := Decide(st, Observation{Now: tt.now, Splitter: tt.splitter, Passing: tt.passing, Total: tt.total, Webhook: tt.webhook})
+			st.Phase, st.Step, st.StepStartedAt, st.AckedAt = tt.phase, tt.step, started, started
+			got := Decide(st, Observation{Now: tt.now, Splitter: tt.splitter, Passing: tt.passing, Total: tt.total, Webhook: tt.webhook,
+				Acks: &AckReport{Routing: 2, Accepted: 2}})
 			if got != tt.want {
 				t.Errorf("Decide = %v %q, want %v %q", got.Verdict, got.Reason, tt.want.Verdict, tt.want.Reason)
 			}

@@ -41,6 +41,14 @@ type State struct {
 	// StepStartedAt is when the current step was applied; zero before the
 	// first.
 	StepStartedAt time.Time `json:"stepStartedAt,omitzero"`
+	// AckedAt is when the proxies routing the service had accepted the
+	// current step's routes (the --require-ack gate): the step's interval
+	// counts from then. Zero until then, and when the gate is off.
+	AckedAt time.Time `json:"ackedAt,omitzero"`
+	// Gates are the gates' results on the controller's last look at the
+	// running rollout, taken at GatesAt.
+	Gates   []GateResult `json:"gates,omitempty"`
+	GatesAt time.Time    `json:"gatesAt,omitzero"`
 	// PauseReason says why a paused rollout is paused.
 	PauseReason string  `json:"pauseReason,omitempty"`
 	History     []Event `json:"history"`
@@ -148,9 +156,29 @@ func (s *State) Advance(at time.Time, actor string) error {
 	if s.Step >= len(s.Spec.Steps)-1 {
 		return s.refuse(ActionStep, "it is at its last step")
 	}
-	s.Step, s.StepStartedAt = s.Step+1, at
+	s.Step, s.StepStartedAt, s.AckedAt = s.Step+1, at, time.Time{}
 	s.record(at, actor, ActionStep, "")
 	return nil
+}
+
+// Acknowledge records that the proxies routing the service accepted the
+// current step's routes at at: the step's interval counts from then.
+func (s *State) Acknowledge(at time.Time) error {
+	if s.Phase != PhaseRunning || s.Step < 0 {
+		return s.refuse("acknowledge", "no step of it is running")
+	}
+	s.AckedAt = at
+	return nil
+}
+
+// IntervalStart is when the current step's interval started counting:
+// when its routes were accepted if the --require-ack gate is on, else when
+// it was applied.
+func (s State) IntervalStart() time.Time {
+	if s.Spec.RequireAck > 0 {
+		return s.AckedAt
+	}
+	return s.StepStartedAt
 }
 
 // Succeed ends a running rollout that has held its last step (100 % to

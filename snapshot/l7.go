@@ -18,9 +18,9 @@ import (
 // each subset), and an aggregate failover cluster per target that has
 // failover targets. It returns what the flavour cannot express, each
 // mapped to the nearest thing it can or left out.
-func addPlanUpstreams(res *Resources, svc discovery.Service, p *chain.Plan, flavour Flavour) []string {
+func addPlanUpstreams(res *Resources, svc discovery.Service, p *chain.Plan, opts Options) []string {
 	if !configured(p) {
-		addUpstream(res, svc, flavour)
+		addUpstream(res, svc, opts)
 		return nil
 	}
 	var notes []string
@@ -30,9 +30,9 @@ func addPlanUpstreams(res *Resources, svc discovery.Service, p *chain.Plan, flav
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("cluster %q: %v; instances it fails on get no traffic", name, err))
 		}
-		opts, n := clusterOptions(name, c, p.Protocol, flavour)
+		copts, n := clusterOptions(name, c, p.Protocol, opts.Flavour)
 		notes = append(notes, n...)
-		addCluster(res, opts, instances, flavour)
+		addCluster(res, copts, instances, opts)
 		if len(c.Failover) > 0 {
 			members := []string{name}
 			for _, t := range c.Failover {

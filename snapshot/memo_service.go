@@ -67,7 +67,7 @@ type serviceEntry struct {
 func newServiceEntry(svc *discovery.Service, opts Options, old *serviceEntry, plan *chain.Plan) *serviceEntry {
 	flavour := opts.Flavour
 	var res Resources
-	notes := addPlanUpstreams(&res, *svc, plan, flavour)
+	notes := addPlanUpstreams(&res, *svc, plan, opts)
 	if flavour == FlavourEnvoy {
 		notes = append(notes, addTCPListener(&res, *svc, plan, opts)...)
 	}

@@ -49,4 +49,8 @@ type Options struct {
 	// listener binds.
 	ListenerAddress string
 	ListenerPort    uint32
+	// LoadReporting names the management server as the load reporting
+	// (LRS) server of every EDS cluster, so that gRPC clients report
+	// their request counts to it (Envoy reports per its bootstrap).
+	LoadReporting bool
 }

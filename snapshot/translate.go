@@ -23,7 +23,7 @@ func Translate(m discovery.Model, opts Options) (Resources, error) {
 	case FlavourEnvoy:
 		return translateEnvoy(m, opts), nil
 	case FlavourGRPC:
-		return translateGRPC(m), nil
+		return translateGRPC(m, opts), nil
 	default:
 		return Resources{}, fmt.Errorf("translate: unknown flavour %d", opts.Flavour)
 	}
@@ -43,7 +43,7 @@ func translateEnvoy(m discovery.Model, opts Options) Resources {
 	res.Warnings = plans.rejectionWarnings()
 	for _, svc := range services {
 		p := plans.plan(svc.Name)
-		notes := addPlanUpstreams(&res, svc, p, FlavourEnvoy)
+		notes := addPlanUpstreams(&res, svc, p, opts)
 		notes = append(notes, addTCPListener(&res, svc, p, opts)...)
 		res.Warnings = append(res.Warnings, serviceNotes(svc.Name, notes)...)
 	}
@@ -117,14 +117,14 @@ func takenDomain(owner map[string]string, domains []string) string {
 // translateGRPC builds, per service, the API listener a gRPC client asks for
 // when it dials xds:///<service>, its route configuration, and exactly the
 // cluster and endpoints that route references.
-func translateGRPC(m discovery.Model) Resources {
+func translateGRPC(m discovery.Model, opts Options) Resources {
 	var res Resources
 	services := sortedServices(m.Services)
 	plans := newPlanner(false).compile(m.Config, services)
 	res.Warnings = plans.rejectionWarnings()
 	for _, svc := range services {
 		p := plans.plan(svc.Name)
-		notes := addPlanUpstreams(&res, svc, p, FlavourGRPC)
+		notes := addPlanUpstreams(&res, svc, p, opts)
 		notes = append(notes, addGRPCRoute(&res, svc, p)...)
 		res.Warnings = append(res.Warnings, serviceNotes(svc.Name, notes)...)
 	}
@@ -160,27 +160,29 @@ func serviceVirtualHost(service string, domains []string, p *chain.Plan, flavour
 // the first hostname endpoint. A service with no such endpoint stays EDS, so
 // one with nothing healthy is an empty assignment, never an empty DNS
 // cluster (which gRPC clients reject).
-func addUpstream(res *Resources, svc discovery.Service, flavour Flavour) {
-	opts := envoy.ClusterOptions{Name: ClusterName(svc.Name)}
-	if flavour == FlavourEnvoy {
-		opts.Protocol = envoy.UpstreamDownstream
+func addUpstream(res *Resources, svc discovery.Service, opts Options) {
+	copts := envoy.ClusterOptions{Name: ClusterName(svc.Name)}
+	if opts.Flavour == FlavourEnvoy {
+		copts.Protocol = envoy.UpstreamDownstream
 	}
-	addCluster(res, opts, svc.Instances, flavour)
+	addCluster(res, copts, svc.Instances, opts)
 }
 
 // addCluster appends one cluster over instances and, for an EDS cluster,
-// its endpoint assignment (see addUpstream for when DNS is used).
-func addCluster(res *Resources, opts envoy.ClusterOptions, instances []discovery.Instance, flavour Flavour) {
-	localities := localityEndpoints(instances, flavour)
+// its endpoint assignment (see addUpstream for when DNS is used). An EDS
+// cluster names Switchyard its load reporting server if opts say so.
+func addCluster(res *Resources, copts envoy.ClusterOptions, instances []discovery.Instance, opts Options) {
+	localities := localityEndpoints(instances, opts.Flavour)
 	host, ok := firstHostname(localities)
 	switch {
 	case !ok:
-		res.Clusters = append(res.Clusters, envoy.EDSCluster(opts))
-		res.Endpoints = append(res.Endpoints, envoy.LoadAssignment(opts.Name, localities))
-	case flavour == FlavourGRPC:
-		res.Clusters = append(res.Clusters, envoy.DNSCluster(opts, envoy.DNSLogical, []envoy.LocalityEndpoints{host}))
+		copts.LoadReporting = opts.LoadReporting
+		res.Clusters = append(res.Clusters, envoy.EDSCluster(copts))
+		res.Endpoints = append(res.Endpoints, envoy.LoadAssignment(copts.Name, localities))
+	case opts.Flavour == FlavourGRPC:
+		res.Clusters = append(res.Clusters, envoy.DNSCluster(copts, envoy.DNSLogical, []envoy.LocalityEndpoints{host}))
 	default:
-		res.Clusters = append(res.Clusters, envoy.DNSCluster(opts, envoy.DNSStrict, localities))
+		res.Clusters = append(res.Clusters, envoy.DNSCluster(copts, envoy.DNSStrict, localities))
 	}
 }
 

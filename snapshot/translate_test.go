@@ -35,7 +35,7 @@ func TestTranslateGolden(t *testing.T) {
 		}
 		for _, f := range Flavours() {
 			t.Run(filepath.Base(dir)+"/"+f.String(), func(t *testing.T) {
-				res, err := Translate(m, Options{Flavour: f, ListenerPort: 10000})
+				res, err := Translate(m, Options{Flavour: f, ListenerPort: 10000, LoadReporting: true})
 				if err != nil {
 					t.Fatalf("Translate: %v", err)
 				}

@@ -78,6 +78,9 @@ func (s *Server) answeredDelta(st *stream, req *discoveryv3.DeltaDiscoveryReques
 		return
 	}
 	delete(st.unanswered, nonce)
+	if answered.typ == typeRoute {
+		st.acks.answered(nonce, req.GetErrorDetail() != nil, req.GetErrorDetail().GetMessage(), false)
+	}
 	typ := shortType(typeURLs[answered.typ])
 	pending := st.awaiting(answered.typ)
 	if req.GetErrorDetail() == nil {

@@ -117,6 +117,9 @@ func (s *stream) sotwResponse(t typeID) *discoveryv3.DiscoveryResponse {
 			}
 		}
 		sub.nonce, sub.version = s.nextNonce(), s.state.tables[t].version
+		if t == typeRoute {
+			s.acks.sent(sub.nonce, d)
+		}
 		return &discoveryv3.DiscoveryResponse{
 			VersionInfo: sub.version,
 			Resources:   resources,
@@ -157,12 +160,16 @@ func (s *stream) deltaResponse(t typeID) *discoveryv3.DeltaDiscoveryResponse {
 		for _, e := range d.put {
 			resources = append(resources, e.res)
 		}
+		nonce := s.nextNonce()
+		if t == typeRoute {
+			s.acks.sent(nonce, d)
+		}
 		return &discoveryv3.DeltaDiscoveryResponse{
 			SystemVersionInfo: s.state.tables[t].version,
 			Resources:         resources,
 			RemovedResources:  d.removed,
 			TypeUrl:           typeURLs[t],
-			Nonce:             s.nextNonce(),
+			Nonce:             nonce,
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
+	lrsv3 "github.com/envoyproxy/go-control-plane/envoy/service/load_stats/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -45,6 +46,9 @@ type Config struct {
 	// StaleAfter is how long a response may go unanswered before the
 	// proxy's state for its type is STALE (default 10s).
 	StaleAfter time.Duration
+	// LoadReportInterval is how often clients are asked to send their
+	// load reports (default 1s).
+	LoadReportInterval time.Duration
 }
 
 // withDefaults fills in zero values.
@@ -64,6 +68,7 @@ func (c Config) withDefaults() Config {
 	set(&c.ShutdownGrace, 5*time.Second)
 	set(&c.SyncHold, 10*time.Second)
 	set(&c.StaleAfter, 10*time.Second)
+	set(&c.LoadReportInterval, time.Second)
 	if c.MaxConcurrentSyncs <= 0 {
 		c.MaxConcurrentSyncs = 100
 	}
@@ -77,7 +82,9 @@ func (c Config) withDefaults() Config {
 // world and delta, aggregated (ADS) or one type per stream. Every client
 // of a kind is served the same resources; each resource version is
 // encoded once and its bytes shared by every stream that sends it, and a
-// change wakes only the streams subscribed to what changed.
+// change wakes only the streams subscribed to what changed. On the same
+// port it serves load reporting (LRS) and sums what clients report (see
+// Loads).
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
@@ -95,6 +102,10 @@ type Server struct {
 	groups map[Group]int
 	// proxies are the tracks of the streams whose node is known.
 	proxies map[*proxyTrack]struct{}
+
+	// loads sums the clients' load reports.
+	loads      *loadTable
+	lrsMetrics *lrsMetrics
 }
 
 // New returns a server; Serve starts it.
@@ -109,6 +120,9 @@ func New(cfg Config) *Server {
 		done:    make(chan struct{}),
 		groups:  map[Group]int{},
 		proxies: map[*proxyTrack]struct{}{},
+
+		loads:      newLoadTable(maxLoadClusters),
+		lrsMetrics: newLRSMetrics(cfg.Registerer),
 	}
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(newFleetCollector(s))
@@ -202,6 +216,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	endpointservice.RegisterEndpointDiscoveryServiceServer(gs, edsService{s: s})
 	listenerservice.RegisterListenerDiscoveryServiceServer(gs, ldsService{s: s})
 	routeservice.RegisterRouteDiscoveryServiceServer(gs, rdsService{s: s})
+	lrsv3.RegisterLoadReportingServiceServer(gs, lrsService{s: s})
 
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()

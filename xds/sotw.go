@@ -33,6 +33,11 @@ func (s *Server) sotwRequest(st *stream, req *discoveryv3.DiscoveryRequest, only
 		return err
 	}
 	sub := st.subs[t]
+	if t == typeRoute && req.GetResponseNonce() != "" {
+		// Even a stale answer tells what the client made of the response
+		// it answers.
+		st.acks.answered(req.GetResponseNonce(), req.GetErrorDetail() != nil, req.GetErrorDetail().GetMessage(), true)
+	}
 	c := change{typ: t}
 	if nonce := req.GetResponseNonce(); nonce == "" {
 		c.reset, c.answer = true, t.fullState()

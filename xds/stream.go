@@ -32,6 +32,9 @@ type stream struct {
 	slot *slot
 	// track records the stream's exchanges for Server.Proxies.
 	track *proxyTrack
+	// acks records, with its own lock, what the client made of the route
+	// configurations it was sent, for Server.RouteAcceptance.
+	acks routeAcks
 }
 
 // newStream returns a stream with nothing subscribed.

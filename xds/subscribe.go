@@ -65,6 +65,9 @@ func (k *kindState) resubscribe(s *stream, c change) error {
 	if c.reset {
 		clear(sub.sent)
 		s.markType(c.typ)
+		if c.typ == typeRoute {
+			s.acks.reset()
+		}
 	}
 	sub.answer = sub.answer || c.answer
 	if c.wildcard != nil && *c.wildcard != sub.wildcard {
@@ -121,6 +124,12 @@ func (k *kindState) setWildcard(s *stream, sub *subscription, tb *table, on bool
 				sub.sent[slot] = 0
 			}
 		}
+		if tb.typ == typeRoute {
+			s.acks.retain(func(name string) bool {
+				e, ok := tb.byName[name]
+				return ok && sub.names.has(e.slot)
+			})
+		}
 	}
 	s.markType(tb.typ)
 }
@@ -152,6 +161,9 @@ func (k *kindState) unsubscribe(s *stream, sub *subscription, tb *table, name st
 	sub.names.clear(e.slot)
 	if !sub.wildcard {
 		sub.hold(e.slot, 0)
+		if tb.typ == typeRoute {
+			s.acks.forget(name)
+		}
 	}
 }
 
@@ -178,6 +190,9 @@ func (k *kindState) declare(s *stream, sub *subscription, tb *table, name, versi
 	gen := uint32(staleGen)
 	if e.live() && e.version == version && k.parentsHeld(s, tb.typ, name) {
 		gen = e.gen
+		if tb.typ == typeRoute {
+			s.acks.declared(name, e.hash)
+		}
 	}
 	sub.hold(e.slot, gen)
 	s.mark(tb.typ, e.slot, tb.slots())

@@ -48,7 +48,9 @@ type consulStatus struct {
 }
 
 // adminHandler serves /healthz, /readyz, /metrics, /status, /v1/proxies,
-// /v1/proxies/<id>, /v1/services, /debug/config_dump and the dashboard (/).
+// /v1/proxies/<id>, /v1/services, /v1/rollout-fleet (what this replica's
+// proxies show of a rollout, for the leading controller's gates),
+// /debug/config_dump and the dashboard (/).
 func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -83,7 +85,9 @@ func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, _ *http.Request) {
 		a.writeJSON(w, http.StatusOK, a.publisher.Services())
 	})
+	mux.HandleFunc("GET /v1/rollout-fleet", a.serveFleetReport)
 	mux.HandleFunc("GET /debug/config_dump", a.serveConfigDump)
+	mux.HandleFunc("GET /v1/loads", a.serveLoads)
 	mux.Handle("GET /", dashboardHandler())
 	return mux
 }

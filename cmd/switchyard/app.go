@@ -33,6 +33,9 @@ type app struct {
 	replica *replica
 	// rollouts drives rollouts; nil with --rollouts=false.
 	rollouts *rollout.Controller
+	// listenerPort is the port of the Envoy flavour's HTTP listener, whose
+	// route configuration is named by it.
+	listenerPort uint32
 }
 
 // newApp wires the stages and binds both listeners, so that a caller knows
@@ -56,17 +59,17 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	srv := xds.New(xds.Config{Logger: log, Registerer: reg, StaleAfter: cfg.StaleAfter})
+	srv := xds.New(xds.Config{Logger: log, Registerer: reg, StaleAfter: cfg.StaleAfter, LoadReportInterval: cfg.LoadReportInterval})
 	pub, err := snapshot.NewPublisher(snapshot.PublisherConfig{
 		Sink:      xdssink.New(srv),
-		Translate: snapshot.Options{ListenerPort: cfg.EnvoyListenerPort},
+		Translate: snapshot.Options{ListenerPort: cfg.EnvoyListenerPort, LoadReporting: cfg.LoadReporting},
 		Quiet:     cfg.DebounceQuiet, MaxDelay: cfg.DebounceMax,
 		Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
-	a := &app{log: log, source: src, publisher: pub, xds: srv}
+	a := &app{log: log, source: src, publisher: pub, xds: srv, listenerPort: cfg.EnvoyListenerPort}
 	if a.xdsLis, err = net.Listen("tcp", cfg.XDSAddr); err != nil {
 		return nil, fmt.Errorf("listen on --xds-addr: %w", err)
 	}
@@ -95,7 +98,11 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 		}
 	}
 	if cfg.Rollouts {
-		if a.rollouts, err = newRolloutController(side, cfg, replicaID(a.AdminAddr()), log, reg); err != nil {
+		fleet := fleetView{app: a, consul: side, admin: adminClient{http: &http.Client{}}, log: log.With("component", "rollout")}
+		if a.replica != nil {
+			fleet.selfID = a.replica.reg.ID
+		}
+		if a.rollouts, err = newRolloutController(side, cfg, fleet, replicaID(a.AdminAddr()), log, reg); err != nil {
 			a.xdsLis.Close()
 			a.adminLis.Close()
 			return nil, err

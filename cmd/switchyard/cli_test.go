@@ -27,6 +27,8 @@ func TestBadFlagsExit2NamingTheFlag(t *testing.T) {
 		{[]string{"serve", "--consul-max-conns", "250"}, "--consul-max-conns"},
 		{[]string{"serve", "--rollout-tick", "10ms"}, "--rollout-tick"},
 		{[]string{"serve", "--rollout-lock-ttl", "5s"}, "--rollout-lock-ttl"},
+		{[]string{"serve", "--load-report-interval", "50ms"}, "--load-report-interval"},
+		{[]string{"serve", "--load-report-interval", "2m"}, "--load-report-interval"},
 		{[]string{"serve", "--admin-addr", "127.0.0.1:99999"}, "--admin-addr"},
 		{[]string{"serve", "--consul-addr", ""}, "--consul-addr"},
 		{[]string{"serve", "--debounce-quiet", "1h"}, "--debounce-quiet"},

@@ -39,6 +39,11 @@ type serveConfig struct {
 	// leader that dies without releasing the lock keeps it up to twice
 	// that.
 	RolloutLockTTL time.Duration
+	// LoadReporting names Switchyard the load reporting (LRS) server of
+	// every EDS cluster it generates.
+	LoadReporting bool
+	// LoadReportInterval is how often clients are asked to report load.
+	LoadReportInterval time.Duration
 }
 
 // defaultServeConfig returns the defaults; the Consul address follows
@@ -60,6 +65,9 @@ func defaultServeConfig() serveConfig {
 		Rollouts:          true,
 		RolloutTick:       rollout.DefaultTick,
 		RolloutLockTTL:    rollout.DefaultLockTTL,
+
+		LoadReporting:      true,
+		LoadReportInterval: time.Second,
 	}
 }
 
@@ -91,6 +99,7 @@ func (c serveConfig) validate() error {
 		{"--consul-max-conns", intRange(c.ConsulMaxConns, discovery.MinMaxConns, consulConnsPerClient)},
 		{"--rollout-tick", durationRange(c.RolloutTick, 50*time.Millisecond, time.Minute)},
 		{"--rollout-lock-ttl", durationRange(c.RolloutLockTTL, rollout.MinLockTTL, 10*time.Minute)},
+		{"--load-report-interval", durationRange(c.LoadReportInterval, 100*time.Millisecond, time.Minute)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {

@@ -47,6 +47,8 @@ type l7Fixture struct {
 	c  *consulFixture
 	sy *testSwitchyard
 	cc *grpc.ClientConn
+	// web holds web's backends by instance id.
+	web map[string]*echo.Backend
 }
 
 // startL7 starts an l7Fixture and waits until the client reaches every
@@ -54,7 +56,7 @@ type l7Fixture struct {
 func startL7(t *testing.T, opts ...func(*serveConfig)) *l7Fixture {
 	t.Helper()
 	c := startConsul(t)
-	startVersionedBackends(t, c, "web", webVersions)
+	web := startVersionedBackends(t, c, "web", webVersions)
 	startVersionedBackends(t, c, "other", otherVersions)
 	for _, svc := range []string{"web", "other"} {
 		c.setEntry(t, grpcDefaults(svc))
@@ -63,7 +65,7 @@ func startL7(t *testing.T, opts ...func(*serveConfig)) *l7Fixture {
 	sy := startSwitchyard(t, c.agent.HTTPAddr, opts...)
 	cc := dialXDS(t, sy.app.XDSAddr(), "client-1", "web")
 	waitUntil(t, "traffic reaches every web instance", func() bool { return servedBy(spread(t, cc, 30), webAll...) })
-	return &l7Fixture{c: c, sy: sy, cc: cc}
+	return &l7Fixture{c: c, sy: sy, cc: cc, web: web}
 }
 
 // grpcDefaults declares a service's protocol grpc, which Consul requires

@@ -84,6 +84,10 @@ func TestRolloutEndToEnd(t *testing.T) {
 	if got, want := stepEvents(st.State), "start, step 10%, step 50%, step 100%, succeed"; got != want {
 		t.Errorf("history %q, want %q", got, want)
 	}
+	acks := "1 of 1 proxies routing web accepted step 100%, want ≥ 100%"
+	if !slices.Contains(st.Gates, rollout.GateResult{Gate: rollout.GateAcks, OK: true, Detail: acks}) {
+		t.Errorf("gates %+v, want the acks gate passed with %q", st.Gates, acks)
+	}
 	for _, e := range st.History[1:] {
 		if e.Actor != rollout.Actor {
 			t.Errorf("event %s by %q, want %q", e.Action, e.Actor, rollout.Actor)

@@ -14,14 +14,16 @@ import (
 	"github.com/switchyard/switchyard/rollout"
 )
 
-// controllerNote is the honest state of rollouts today, repeated in every
+// controllerNote says who does what of a rollout, repeated in every
 // rollout command's help.
 const controllerNote = "These commands record the rollout and its history in Consul KV\n" +
 	"(switchyard/rollouts/<service>). The rollout controller of `switchyard serve` (--rollouts,\n" +
-	"one replica at a time) applies the steps to the service-splitter, aborts when the canary\n" +
-	"fails --min-healthy and pauses when the splitter is edited by hand; --require-ack,\n" +
-	"--webhook and --max-error-rate are recorded but not checked yet. `promote` and `abort`\n" +
-	"write the final service-splitter directly."
+	"one replica at a time) applies the steps to the service-splitter and checks the gates before\n" +
+	"and during each step: --min-healthy (Consul health of the --to subset), --require-ack (the\n" +
+	"proxies routing the service accepted the step's routes; the interval counts from then),\n" +
+	"--webhook (each answers 2xx) and --max-error-rate (from the load reports the proxies send\n" +
+	"Switchyard). A failed gate aborts to 100 % --from; a hand-edited splitter pauses the\n" +
+	"rollout. `promote` and `abort` write the final service-splitter directly."
 
 // rolloutConfig is what every `switchyard rollout` command is told.
 type rolloutConfig struct {

@@ -159,18 +159,34 @@ func findReplicas(ctx context.Context, consulAddr string) ([]string, error) {
 		return nil, fmt.Errorf("consul client: %w", err)
 	}
 	defer cfg.Transport.CloseIdleConnections()
+	out, err := replicaAddrs(ctx, client)
+	if err != nil {
+		return nil, fmt.Errorf("query Consul at %s: %w", consulAddr, err)
+	}
+	return out, nil
+}
+
+// replicaAddrs lists the admin addresses of the passing instances of
+// service switchyard in Consul, sorted.
+func replicaAddrs(ctx context.Context, client *api.Client) ([]string, error) {
 	entries, _, err := client.Health().Service(replicaService, "", true, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
-		return nil, fmt.Errorf("query Consul at %s for service %q: %w", consulAddr, replicaService, err)
+		return nil, fmt.Errorf("list the instances of service %q: %w", replicaService, err)
 	}
 	var out []string
 	for _, e := range entries {
-		host := e.Service.Address
-		if host == "" && e.Node != nil {
-			host = e.Node.Address
-		}
-		out = append(out, net.JoinHostPort(host, strconv.Itoa(e.Service.Port)))
+		out = append(out, replicaAddr(e))
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// replicaAddr is the admin address of a replica's registration: its
+// service address, or its node's when it registered none.
+func replicaAddr(e *api.ServiceEntry) string {
+	host := e.Service.Address
+	if host == "" && e.Node != nil {
+		host = e.Node.Address
+	}
+	return net.JoinHostPort(host, strconv.Itoa(e.Service.Port))
 }

@@ -14,10 +14,12 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 )
 
 // ServiceName is the fully qualified name of the gRPC service a Backend
@@ -36,6 +38,7 @@ type Backend struct {
 
 	server   *grpc.Server
 	health   *health.Server
+	service  *testService
 	done     chan struct{}
 	stopOnce sync.Once
 }
@@ -56,14 +59,15 @@ func Start(addr, id string) (*Backend, error) {
 		return nil, fmt.Errorf("echo: listener address %v is not TCP", lis.Addr())
 	}
 	b := &Backend{
-		ID:     id,
-		Addr:   tcpAddr.String(),
-		Port:   tcpAddr.Port,
-		server: grpc.NewServer(),
-		health: health.NewServer(),
-		done:   make(chan struct{}),
+		ID:      id,
+		Addr:    tcpAddr.String(),
+		Port:    tcpAddr.Port,
+		server:  grpc.NewServer(),
+		health:  health.NewServer(),
+		service: &testService{id: id},
+		done:    make(chan struct{}),
 	}
-	testgrpc.RegisterTestServiceServer(b.server, &testService{id: id})
+	testgrpc.RegisterTestServiceServer(b.server, b.service)
 	healthpb.RegisterHealthServer(b.server, b.health)
 	// Reflection lets grpcurl call the backend (directly or through Envoy)
 	// without the proto files at hand.
@@ -100,13 +104,19 @@ func (b *Backend) Stop() {
 	})
 }
 
-// testService answers UnaryCall with the backend's id.
+// testService answers UnaryCall with the backend's id, or fails it as
+// its failures say.
 type testService struct {
 	testgrpc.UnimplementedTestServiceServer
-	id string
+	id       string
+	failures failures
 }
 
-// UnaryCall returns the backend id as both ServerId and Hostname.
+// UnaryCall returns the backend id as both ServerId and Hostname, unless
+// the call is one of those the failure rate fails.
 func (s *testService) UnaryCall(context.Context, *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	if s.failures.next() {
+		return nil, status.Errorf(codes.Unavailable, "echo: backend %s fails this call (failure rate)", s.id)
+	}
 	return &testgrpc.SimpleResponse{ServerId: s.id, Hostname: s.id}, nil
 }
