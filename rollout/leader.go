@@ -16,12 +16,14 @@ import (
 // name starts with a dot, which Store.List skips.
 const LeaderKey = KeyPrefix + ".leader"
 
-// The bounds of ControllerConfig.LockTTL. Consul refuses a session TTL
-// outside 10 s to 24 h.
+// The default and bounds of ControllerConfig.LockTTL.
 const (
+	// DefaultLockTTL is the leader session's TTL when none is given.
 	DefaultLockTTL = 15 * time.Second
-	MinLockTTL     = 10 * time.Second
-	MaxLockTTL     = 24 * time.Hour
+	// MinLockTTL is the shortest session TTL Consul accepts.
+	MinLockTTL = 10 * time.Second
+	// MaxLockTTL is the longest session TTL Consul accepts.
+	MaxLockTTL = 24 * time.Hour
 )
 
 // Leader election timing: lockWait bounds each blocking wait for the lock,
