@@ -29,6 +29,14 @@ type ControllerConfig struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// ReplicaID names this replica in the leader lock's value, which
+	// Leader reads; the host name and process id when empty.
+	ReplicaID string
+	// LockTTL is the TTL of the leader lock's Consul session, between
+	// MinLockTTL and MaxLockTTL; DefaultLockTTL when zero. Consul frees
+	// the lock of a replica that vanished up to twice that after its last
+	// renewal.
+	LockTTL time.Duration
 	// Fleet is the view of the proxies the --require-ack and
 	// --max-error-rate gates need; without one, a rollout that asks for
 	// either gate does not move.
@@ -46,6 +54,7 @@ type Controller struct {
 	aborts *prometheus.CounterVec
 	errs   *prometheus.CounterVec
 	hooks  *webhooks
+	elect  *election
 	fleet  Fleet
 	// baselines are, by service, the canary's load when the controller
 	// first looked at the current step; only the goroutine that ticks
@@ -58,9 +67,13 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	if cfg.Client == nil {
 		return nil, fmt.Errorf("rollout controller: no Consul client")
 	}
+	elect, err := newElection(cfg.Client, cfg.ReplicaID, cfg.LockTTL)
+	if err != nil {
+		return nil, fmt.Errorf("rollout controller: %w", err)
+	}
 	c := &Controller{
 		client: cfg.Client, store: NewStore(cfg.Client), tick: cfg.Tick, log: cfg.Logger, now: cfg.Now,
-		hooks: newWebhooks(), fleet: cfg.Fleet, baselines: map[string]loadBaseline{},
+		hooks: newWebhooks(), elect: elect, fleet: cfg.Fleet, baselines: map[string]loadBaseline{},
 		aborts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_rollout_aborts_total",
 			Help: "Rollouts the controller aborted because a gate failed, by service.",
@@ -81,7 +94,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 		c.now = time.Now
 	}
 	if cfg.Registerer != nil {
-		for _, m := range []prometheus.Collector{c.aborts, c.errs} {
+		for _, m := range []prometheus.Collector{c.aborts, c.errs, c.elect.leading} {
 			if err := cfg.Registerer.Register(m); err != nil {
 				return nil, fmt.Errorf("register rollout metrics: %w", err)
 			}
@@ -93,7 +106,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 // Run takes the leader lock, drives the rollouts while it holds it, and
 // tries again when it loses it, until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	return runLeader(ctx, c.client, c.log, c.drive)
+	return c.elect.run(ctx, c.log, c.drive)
 }
 
 // drive runs the ticks until ctx is done or lost is closed.

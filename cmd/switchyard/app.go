@@ -102,7 +102,7 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 		if a.replica != nil {
 			fleet.selfID = a.replica.reg.ID
 		}
-		if a.rollouts, err = newRolloutController(side, cfg, fleet, log, reg); err != nil {
+		if a.rollouts, err = newRolloutController(side, cfg, fleet, replicaID(a.AdminAddr()), log, reg); err != nil {
 			a.xdsLis.Close()
 			a.adminLis.Close()
 			return nil, err

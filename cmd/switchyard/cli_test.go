@@ -26,6 +26,7 @@ func TestBadFlagsExit2NamingTheFlag(t *testing.T) {
 		{[]string{"serve", "--xds-addr", "nowhere"}, "--xds-addr"},
 		{[]string{"serve", "--consul-max-conns", "250"}, "--consul-max-conns"},
 		{[]string{"serve", "--rollout-tick", "10ms"}, "--rollout-tick"},
+		{[]string{"serve", "--rollout-lock-ttl", "5s"}, "--rollout-lock-ttl"},
 		{[]string{"serve", "--load-report-interval", "50ms"}, "--load-report-interval"},
 		{[]string{"serve", "--load-report-interval", "2m"}, "--load-report-interval"},
 		{[]string{"serve", "--admin-addr", "127.0.0.1:99999"}, "--admin-addr"},

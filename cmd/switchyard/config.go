@@ -35,6 +35,10 @@ type serveConfig struct {
 	Rollouts bool
 	// RolloutTick is how often the leading controller looks at them.
 	RolloutTick time.Duration
+	// RolloutLockTTL is the TTL of the leader lock's Consul session: a
+	// leader that dies without releasing the lock keeps it up to twice
+	// that.
+	RolloutLockTTL time.Duration
 	// LoadReporting names Switchyard the load reporting (LRS) server of
 	// every EDS cluster it generates.
 	LoadReporting bool
@@ -60,6 +64,7 @@ func defaultServeConfig() serveConfig {
 		Register:          true,
 		Rollouts:          true,
 		RolloutTick:       rollout.DefaultTick,
+		RolloutLockTTL:    rollout.DefaultLockTTL,
 
 		LoadReporting:      true,
 		LoadReportInterval: time.Second,
@@ -93,6 +98,7 @@ func (c serveConfig) validate() error {
 		{"--consul-wait", durationRange(c.ConsulWait, time.Second, 10*time.Minute)},
 		{"--consul-max-conns", intRange(c.ConsulMaxConns, discovery.MinMaxConns, consulConnsPerClient)},
 		{"--rollout-tick", durationRange(c.RolloutTick, 50*time.Millisecond, time.Minute)},
+		{"--rollout-lock-ttl", durationRange(c.RolloutLockTTL, rollout.MinLockTTL, 10*time.Minute)},
 		{"--load-report-interval", durationRange(c.LoadReportInterval, 100*time.Millisecond, time.Minute)},
 	}
 	for _, ch := range checks {

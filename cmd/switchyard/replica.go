@@ -34,6 +34,21 @@ const (
 	replicaDeregisterLimit = 2 * time.Second
 )
 
+// replicaID names the replica serving on adminAddr (a bound address) by
+// host name and admin port: the id of its Consul registration, which the
+// rollout leader lock records too.
+func replicaID(adminAddr string) string {
+	hostname, err := os.Hostname()
+	if err != nil {
+		hostname = "unknown"
+	}
+	_, port, err := net.SplitHostPort(adminAddr)
+	if err != nil {
+		port = adminAddr
+	}
+	return fmt.Sprintf("%s-%s-%s", replicaService, hostname, port)
+}
+
 // replica registers this Switchyard with the local Consul agent while it
 // serves, and deregisters it when it stops. Registration is best effort:
 // Switchyard serves xDS whether or not Consul lists it.
@@ -54,10 +69,7 @@ func newReplica(client *api.Client, adminAddr, xdsAddr string, log *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("admin port %q: %w", portStr, err)
 	}
-	hostname, err := os.Hostname()
-	if err != nil {
-		hostname = "unknown"
-	}
+	id := replicaID(adminAddr)
 	// A wildcard listener is reachable on the node's address, which Consul
 	// puts in place of an empty service address; the local agent checks it
 	// on loopback.
@@ -66,13 +78,13 @@ func newReplica(client *api.Client, adminAddr, xdsAddr string, log *slog.Logger)
 		host, checkHost = "", "127.0.0.1"
 	}
 	reg := &api.AgentServiceRegistration{
-		ID:      fmt.Sprintf("%s-%s-%d", replicaService, hostname, port),
+		ID:      id,
 		Name:    replicaService,
 		Address: host,
 		Port:    port,
 		Meta:    map[string]string{replicaMetaXDSAddr: xdsAddr, replicaMetaVersion: version},
 		Check: &api.AgentServiceCheck{
-			CheckID:                        fmt.Sprintf("%s-%s-%d:healthz", replicaService, hostname, port),
+			CheckID:                        id + ":healthz",
 			Name:                           "Switchyard admin /healthz",
 			HTTP:                           "http://" + net.JoinHostPort(checkHost, portStr) + "/healthz",
 			Method:                         http.MethodGet,

@@ -28,6 +28,7 @@ func renderRolloutStatus(w io.Writer, st rolloutStatus, now time.Time) error {
 	fmt.Fprintf(tw, "Splitter (Consul now):\t%s\n", splitterText(st.Splitter))
 	fmt.Fprintf(tw, "Step started:\t%s\n", timeAndAge(st.StepStartedAt, now))
 	fmt.Fprintf(tw, "Gates:\t%s\n", gatesText(s))
+	fmt.Fprintf(tw, "Driven by:\t%s\n", leaderText(st.Leader))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -130,6 +131,15 @@ func gatesText(s rollout.Spec) string {
 // 0.015 is "1.5%", not the "1.5000000000000002%" of a plain f*100.
 func percent(f float64) string {
 	return strconv.FormatFloat(math.Round(f*1e6)/1e4, 'f', -1, 64) + "%"
+}
+
+// leaderText names the replica that drives the rollouts, or says that
+// none does.
+func leaderText(leader string) string {
+	if leader == "" {
+		return "none (no replica holds " + rollout.LeaderKey + "; is `switchyard serve` running with --rollouts?)"
+	}
+	return leader
 }
 
 // timeAndAge prints a time and how long ago it was, or "-".

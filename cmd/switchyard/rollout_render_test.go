@@ -28,6 +28,7 @@ func goldenRollout() rolloutStatus {
 			},
 		},
 		Splitter: []splitShare{{Subset: "v1", Weight: 50}, {Subset: "v2", Weight: 50}},
+		Leader:   "switchyard-ops-1-18080",
 	}
 }
 

@@ -27,6 +27,9 @@ type rolloutStatus struct {
 	rollout.State
 	// Splitter is nil when the service has no service-splitter.
 	Splitter []splitShare `json:"splitter"`
+	// Leader is the replica id of the rollout controller that holds the
+	// leader lock and so drives the rollout; empty when none holds it.
+	Leader string `json:"leader"`
 }
 
 // newRolloutStatusCommand builds `switchyard rollout status <service>`.
@@ -96,6 +99,11 @@ func fetchRolloutStatus(ctx context.Context, client *api.Client, service string)
 		return rolloutStatus{}, err
 	}
 	out := rolloutStatus{State: st}
+	if holder, held, err := rollout.Leader(ctx, client); err != nil {
+		return rolloutStatus{}, err
+	} else if held {
+		out.Leader = orDash(holder)
+	}
 	entry, _, err := client.ConfigEntries().Get(api.ServiceSplitter, service, (&api.QueryOptions{}).WithContext(ctx))
 	var se api.StatusError
 	switch {

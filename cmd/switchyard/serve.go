@@ -39,6 +39,7 @@ func newServeCommand() *cobra.Command {
 	f.BoolVar(&cfg.Register, "register", cfg.Register, "register this replica in Consul as service \"switchyard\" (admin address, /healthz check) so that `switchyard status` finds it")
 	f.BoolVar(&cfg.Rollouts, "rollouts", cfg.Rollouts, "run the rollout controller: the replica holding the Consul lock switchyard/rollouts/.leader applies the steps of `switchyard rollout`s")
 	f.DurationVar(&cfg.RolloutTick, "rollout-tick", cfg.RolloutTick, "how often the rollout controller checks the gates and steps of every running rollout (50ms–1m)")
+	f.DurationVar(&cfg.RolloutLockTTL, "rollout-lock-ttl", cfg.RolloutLockTTL, "TTL of the Consul session behind the rollout leader lock (10s–10m): another replica takes over from a leader that died without a word up to twice that later")
 	f.BoolVar(&cfg.LoadReporting, "load-reporting", cfg.LoadReporting, "name Switchyard as the LRS server of every cluster, so proxies report their request counts (used by rollout --max-error-rate)")
 	f.DurationVar(&cfg.LoadReportInterval, "load-report-interval", cfg.LoadReportInterval, "how often proxies are asked to send their load reports (100ms–1m)")
 	return cmd

@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,10 +25,7 @@ func freeAddr(t *testing.T) string {
 // until ready, and checks that SIGTERM and SIGINT each stop it cleanly
 // (exit 0) within the shutdown grace.
 func TestServeBinaryStopsOnSignals(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "switchyard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := switchyardBinary.get(t)
 	c := startConsul(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {

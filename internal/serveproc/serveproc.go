@@ -210,6 +210,22 @@ func (p *Proc) Stop() error {
 	return p.kill()
 }
 
+// Kill sends SIGKILL to the child's process group at once, as a crash
+// would end it: nothing is released or deregistered. It waits a bounded
+// time for the child to be reaped; call Stop afterwards all the same, to
+// close the log file.
+func (p *Proc) Kill() error {
+	if err := p.signalGroup(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill switchyard: %w", err)
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(reapTimeout):
+		return fmt.Errorf("switchyard pid %d not reaped after SIGKILL", p.PID())
+	}
+}
+
 // kill sends SIGKILL to the child's process group and waits a bounded time
 // for the child to be reaped. It always returns an error, since it runs
 // only after SIGTERM was ignored.
