@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -14,8 +15,24 @@ import (
 // DefaultTick is how often the leading controller looks at the rollouts.
 const DefaultTick = time.Second
 
-// Actor is the actor of the controller's history events.
+// Actor is the actor of the controller's history events, or, followed by
+// "@" and the replica's id, their prefix: see ControllerActor.
 const Actor = "controller"
+
+// ControllerActor is the actor of the history events of the controller of
+// the replica replicaID ("controller@switchyard-web-1-9901"), Actor for
+// a replica without an id.
+func ControllerActor(replicaID string) string {
+	if replicaID == "" {
+		return Actor
+	}
+	return Actor + "@" + replicaID
+}
+
+// ByController reports whether a history event's actor is a controller.
+func ByController(actor string) bool {
+	return actor == Actor || strings.HasPrefix(actor, Actor+"@")
+}
 
 // ControllerConfig is what a Controller is built from.
 type ControllerConfig struct {
@@ -56,6 +73,8 @@ type Controller struct {
 	hooks  *webhooks
 	elect  *election
 	fleet  Fleet
+	// actor is ControllerActor of this replica.
+	actor string
 	// baselines are, by service, the canary's load when the controller
 	// first looked at the current step; only the goroutine that ticks
 	// uses them.
@@ -74,6 +93,7 @@ func NewController(cfg ControllerConfig) (*Controller, error) {
 	c := &Controller{
 		client: cfg.Client, store: NewStore(cfg.Client), tick: cfg.Tick, log: cfg.Logger, now: cfg.Now,
 		hooks: newWebhooks(), elect: elect, fleet: cfg.Fleet, baselines: map[string]loadBaseline{},
+		actor: ControllerActor(cfg.ReplicaID),
 		aborts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_rollout_aborts_total",
 			Help: "Rollouts the controller aborted because a gate failed, by service.",

@@ -17,7 +17,7 @@ func (c *Controller) apply(ctx context.Context, st State, index, spIndex uint64,
 	case Hold:
 		return nil
 	case PauseEdited:
-		if err := st.Pause(now, Actor, d.Reason); err != nil {
+		if err := st.Pause(now, c.actor, d.Reason); err != nil {
 			return err
 		}
 		c.log.Warn("rollout paused", "service", service, "step", st.Step, "reason", d.Reason)
@@ -25,7 +25,7 @@ func (c *Controller) apply(ctx context.Context, st State, index, spIndex uint64,
 		if err := WriteSplitter(ctx, c.client, st.Spec, 0); err != nil {
 			return fmt.Errorf("roll back: %w", err)
 		}
-		if err := st.Abort(now, Actor, d.Reason); err != nil {
+		if err := st.Abort(now, c.actor, d.Reason); err != nil {
 			return err
 		}
 		c.aborts.WithLabelValues(service).Inc()
@@ -36,7 +36,7 @@ func (c *Controller) apply(ctx context.Context, st State, index, spIndex uint64,
 				return err
 			}
 		}
-		if err := st.Advance(now, Actor); err != nil {
+		if err := st.Advance(now, c.actor); err != nil {
 			return err
 		}
 		c.log.Info("rollout step applied", "service", service, "step", st.Step, "weight", st.Weight(), "recorded_only", d.Verdict == RecordNext)
@@ -46,7 +46,7 @@ func (c *Controller) apply(ctx context.Context, st State, index, spIndex uint64,
 		}
 		c.log.Info("rollout step's routes accepted; its interval starts", "service", service, "step", st.Step, "weight", st.Weight())
 	case Finish:
-		if err := st.Succeed(now, Actor); err != nil {
+		if err := st.Succeed(now, c.actor); err != nil {
 			return err
 		}
 		c.log.Info("rollout succeeded", "service", service, "weight", st.Weight())

@@ -167,8 +167,8 @@ func checkHistory(t *testing.T, c *consulFixture, st rolloutStatus) {
 		t.Errorf("history %q, want %q", got, want)
 	}
 	for i, e := range st.History[1:] {
-		if e.Actor != rollout.Actor || (e.Action == rollout.ActionStep && e.Step != i) {
-			t.Errorf("event %d: %+v; want by %q, steps in order", i+1, e, rollout.Actor)
+		if !rollout.ByController(e.Actor) || (e.Action == rollout.ActionStep && e.Step != i) {
+			t.Errorf("event %d: %+v; want by the controller, steps in order", i+1, e)
 		}
 	}
 	if !splitterAt(t, c, 100) {
@@ -224,6 +224,17 @@ func TestRolloutSurvivesLeaderKill(t *testing.T) {
 	checkHistory(t, c, st)
 	if e, ok := stepEvent(st.State, 50); !ok || !e.At.After(killed) {
 		t.Errorf("step 50%% at %v, want after the kill at %v (the kill must land mid-rollout)", e.At, killed)
+	}
+	// The history names who drove each step: step 10 % the killed leader,
+	// everything after it the replica that took over.
+	for _, e := range st.History[1:] {
+		want := rollout.ControllerActor(follower.id)
+		if e.Action == rollout.ActionStep && e.Weight == 10 {
+			want = rollout.ControllerActor(leader.id)
+		}
+		if e.Actor != want {
+			t.Errorf("%s %d%% by %q, want %q", e.Action, e.Weight, e.Actor, want)
+		}
 	}
 	if g := leaderGauge(t, follower); g != 1 {
 		t.Errorf("switchyard_rollout_leader of the new leader %v, want 1", g)

@@ -177,7 +177,7 @@ func TestHistoryAndEvents(t *testing.T) {
 		t.Errorf("historyText() = %q, want %q", got, want)
 	}
 	e, ok := v.lastEvent(rollout.ActionAbort)
-	if !ok || e.Actor != rollout.Actor || !strings.HasPrefix(e.Reason, "canary v2: 0 of 1") {
+	if !ok || !rollout.ByController(e.Actor) || !strings.HasPrefix(e.Reason, "canary v2: 0 of 1") {
 		t.Errorf("lastEvent(abort) = %+v, %v", e, ok)
 	}
 	if _, ok := v.lastEvent(rollout.ActionSucceed); ok {

@@ -146,7 +146,7 @@ func (a *rolloutAct) rollback(ctx context.Context, spec rollout.Spec) error {
 		return fmt.Errorf("rollout of %s after its canary failed: %s", spec.Service, why)
 	}
 	abort, _ := v.lastEvent(rollout.ActionAbort)
-	if abort.Actor != rollout.Actor || abort.Reason == "" {
+	if !rollout.ByController(abort.Actor) || abort.Reason == "" {
 		return fmt.Errorf("rollout of %s: aborted by %q for %q, want the controller with a reason", spec.Service, abort.Actor, abort.Reason)
 	}
 	t := rollbackTimes(failed, abort.At, spec.To, back.totals)
