@@ -27,9 +27,16 @@ func renderRolloutStatus(w io.Writer, st rolloutStatus, now time.Time) error {
 	fmt.Fprintf(tw, "Weights (rollout):\t%s\n", weights(s, st.Weight()))
 	fmt.Fprintf(tw, "Splitter (Consul now):\t%s\n", splitterText(st.Splitter))
 	fmt.Fprintf(tw, "Step started:\t%s\n", timeAndAge(st.StepStartedAt, now))
+	if st.Spec.RequireAck > 0 && !st.AckedAt.IsZero() {
+		fmt.Fprintf(tw, "Step accepted:\t%s\n", timeAndAge(st.AckedAt, now))
+	}
+	fmt.Fprintf(tw, "Next:\t%s\n", nextStepText(st.State, now))
 	fmt.Fprintf(tw, "Gates:\t%s\n", gatesText(s))
 	fmt.Fprintf(tw, "Driven by:\t%s\n", leaderText(st.Leader))
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := renderGateResults(w, st.State, now); err != nil {
 		return err
 	}
 	fmt.Fprint(w, "\nHistory:\n")
@@ -38,15 +45,7 @@ func renderRolloutStatus(w io.Writer, st rolloutStatus, now time.Time) error {
 	for _, e := range st.History {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d%%\t%s\n", formatTime(e.At), e.Actor, e.Action, stepNumber(e.Step, len(s.Steps)), e.Weight, orDash(e.Reason))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if !st.Phase.Finished() {
-		_, err := fmt.Fprint(w, "\nNote: the rollout controller of `switchyard serve` applies the steps and checks --min-healthy;\n"+
-			"--require-ack, --webhook and --max-error-rate are recorded but not checked yet.\n")
-		return err
-	}
-	return nil
+	return tw.Flush()
 }
 
 // renderRolloutList writes one line per rollout.

@@ -43,6 +43,22 @@ func TestRolloutGolden(t *testing.T) {
 	if err := done.Promote(statusNow.Add(-2*time.Minute), "carol@ops-3"); err != nil {
 		t.Fatal(err)
 	}
+	running := goldenRollout()
+	running.Phase, running.PauseReason = rollout.PhaseRunning, ""
+	running.History = running.History[:3]
+	running.StepStartedAt, running.AckedAt, running.GatesAt = statusNow.Add(-2*time.Minute), statusNow.Add(-110*time.Second), statusNow.Add(-time.Second)
+	running.Gates = []rollout.GateResult{
+		{Gate: rollout.GateHealth, OK: true, Detail: "3 of 3 instances of v2 passing, want ≥ 90%"},
+		{Gate: rollout.GateWebhooks, OK: true, Detail: "1 answered 2xx"},
+		{Gate: rollout.GateAcks, OK: true, Detail: "12 of 12 proxies routing web accepted step 50%, want ≥ 100%"},
+		{Gate: rollout.GateErrorRate, OK: true, Detail: "0.4% of 5120 requests to v2 failed over step 50%, want ≤ 1.5%"},
+	}
+	waiting := running
+	waiting.AckedAt = time.Time{}
+	waiting.Gates = []rollout.GateResult{
+		{Gate: rollout.GateHealth, OK: true, Detail: "3 of 3 instances of v2 passing, want ≥ 90%"},
+		{Gate: rollout.GateAcks, Detail: "11 of 12 proxies routing web accepted step 50%, want ≥ 100%"},
+	}
 	list := []rollout.State{fresh.State, done, paused.State}
 	tests := []struct {
 		golden string
@@ -50,6 +66,8 @@ func TestRolloutGolden(t *testing.T) {
 	}{
 		{"status.golden", func(b *bytes.Buffer) error { return renderRolloutStatus(b, paused, statusNow) }},
 		{"status_new.golden", func(b *bytes.Buffer) error { return renderRolloutStatus(b, fresh, statusNow) }},
+		{"status_running.golden", func(b *bytes.Buffer) error { return renderRolloutStatus(b, running, statusNow) }},
+		{"status_waiting.golden", func(b *bytes.Buffer) error { return renderRolloutStatus(b, waiting, statusNow) }},
 		{"status_json.golden", func(b *bytes.Buffer) error { return renderJSON(b, paused) }},
 		{"list.golden", func(b *bytes.Buffer) error { return renderRolloutList(b, list, statusNow) }},
 		{"list_json.golden", func(b *bytes.Buffer) error { return renderJSON(b, list) }},

@@ -113,7 +113,7 @@ func TestRolloutCLIEndToEnd(t *testing.T) {
 		t.Errorf("after start: %+v", st)
 	}
 	table := cli.ok(t, "status", "web")
-	for _, want := range []string{"Phase:                  running", "none applied yet (step -1)", "Splitter (Consul now):  none", "--require-ack, --webhook and --max-error-rate are recorded but not checked yet"} {
+	for _, want := range []string{"Phase:                  running", "none applied yet (step -1)", "Splitter (Consul now):  none", "Next:                   the first step, on the controller's next tick"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("status table lacks %q:\n%s", want, table)
 		}
