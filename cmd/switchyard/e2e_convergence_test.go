@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/consul/api"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/switchyard/switchyard/internal/simenvoy"
 )
@@ -19,21 +16,7 @@ import (
 // convergence returns the count and sum of the convergence histogram.
 func convergence(t *testing.T, adminAddr string) (uint64, float64) {
 	t.Helper()
-	resp, err := http.Get("http://" + adminAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, ok := families["switchyard_xds_convergence_seconds"]
-	if !ok || len(f.GetMetric()) != 1 {
-		t.Fatalf("no convergence histogram in /metrics")
-	}
-	h := f.GetMetric()[0].GetHistogram()
+	h := scrapeOne(t, adminAddr, "switchyard_xds_convergence_seconds").GetHistogram()
 	return h.GetSampleCount(), h.GetSampleSum()
 }
 

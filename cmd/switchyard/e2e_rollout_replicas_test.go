@@ -2,15 +2,11 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/switchyard/switchyard/internal/serveproc"
 	"github.com/switchyard/switchyard/rollout"
@@ -132,21 +128,7 @@ func stepEvent(st rollout.State, pct int) (rollout.Event, bool) {
 // leaderGauge reads switchyard_rollout_leader from a replica's /metrics.
 func leaderGauge(t *testing.T, p *replicaProc) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + p.AdminAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, ok := families["switchyard_rollout_leader"]
-	if !ok || len(f.GetMetric()) != 1 {
-		t.Fatalf("%s: no switchyard_rollout_leader in /metrics", p.id)
-	}
-	return f.GetMetric()[0].GetGauge().GetValue()
+	return scrapeOne(t, p.AdminAddr, "switchyard_rollout_leader").GetGauge().GetValue()
 }
 
 // becameLeader counts the times a replica logged that it became leader.
