@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -48,15 +51,18 @@ func bootstrapOptions(nodeID, cluster, xdsAddress, adminAddress string, adminPor
 	bad := func(flag string, err error) error {
 		return usageError{fmt.Errorf("invalid value for %s: %w", flag, err)}
 	}
-	if err := nonEmpty(nodeID); err != nil {
+	if err := nodeText(nodeID); err != nil {
 		return envoy.BootstrapOptions{}, bad("--node-id", err)
 	}
-	if err := nonEmpty(cluster); err != nil {
+	if err := nodeText(cluster); err != nil {
 		return envoy.BootstrapOptions{}, bad("--cluster", err)
 	}
 	host, portText, err := net.SplitHostPort(xdsAddress)
 	if err != nil || host == "" {
 		return envoy.BootstrapOptions{}, bad("--xds-address", fmt.Errorf("%q is not host:port", xdsAddress))
+	}
+	if net.ParseIP(host) == nil && !isDNSName(host) {
+		return envoy.BootstrapOptions{}, bad("--xds-address", fmt.Errorf("host %q is neither an IP address nor a DNS name", host))
 	}
 	port, err := strconv.ParseUint(portText, 10, 32)
 	if err != nil || portRange(uint32(port)) != nil {
@@ -72,4 +78,40 @@ func bootstrapOptions(nodeID, cluster, xdsAddress, adminAddress string, adminPor
 		NodeID: nodeID, Cluster: cluster, XDSHost: host, XDSPort: uint32(port),
 		AdminAddress: adminAddress, AdminPort: adminPort,
 	}, nil
+}
+
+// nodeText checks a node id or cluster: not empty, valid UTF-8 (the
+// bootstrap is JSON), and no control characters.
+func nodeText(s string) error {
+	if err := nonEmpty(s); err != nil {
+		return err
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%q is not valid UTF-8", s)
+	}
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		return fmt.Errorf("%q holds a control character at byte %d", s, i)
+	}
+	return nil
+}
+
+// isDNSName reports whether host is a DNS name: dot-separated labels of
+// letters, digits and hyphens, each 1 to 63 long and not starting or
+// ending with a hyphen, 253 characters at most.
+func isDNSName(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(host, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -35,6 +35,8 @@ func TestBadFlagsExit2NamingTheFlag(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, "--no-such-flag"},
 		{[]string{"bootstrap"}, "--node-id"},
 		{[]string{"bootstrap", "--node-id", "a", "--xds-address", "nohost"}, "--xds-address"},
+		{[]string{"bootstrap", "--node-id", "a", "--xds-address", "bad_host!:18000"}, "--xds-address"},
+		{[]string{"bootstrap", "--node-id", "edge\x01"}, "--node-id"},
 		{[]string{"bootstrap", "--node-id", "a", "--admin-port", "123456"}, "--admin-port"},
 		{[]string{"bootstrap", "--node-id", "a", "--admin-address", "everywhere"}, "--admin-address"},
 		{[]string{"frobnicate"}, "frobnicate"},
