@@ -36,6 +36,9 @@ type blockingWatch[T any] struct {
 	deliver  func(ctx context.Context, v T)
 	observer queryObserver
 	cfg      Config
+	// epoch abandons the query in flight when Consul's indexes went
+	// backwards.
+	epoch *epoch
 }
 
 // run queries until ctx is done, when it returns nil, or until Consul refuses
@@ -59,9 +62,15 @@ func (w *blockingWatch[T]) run(ctx context.Context) error {
 		}
 		q := &api.QueryOptions{Datacenter: w.datacenter, WaitIndex: index, WaitTime: w.cfg.WaitTime}
 		sent := time.Now()
-		v, meta, err := w.fetch(q.WithContext(ctx))
+		qctx, stop, abandoned := w.epoch.queryContext(ctx)
+		v, meta, err := w.fetch(q.WithContext(qctx))
+		stop()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if err != nil && abandoned() {
+			index = 0 // Consul's indexes went backwards: read afresh
+			continue
 		}
 		if err != nil {
 			if perr := asPermissionError(w.path, err); perr != nil && !w.observer.loaded() {

@@ -18,14 +18,17 @@ const (
 	DefaultRateBurst  = 5
 	DefaultMinBackoff = 250 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
+	// DefaultIndexCheck is how often the source checks that Consul's
+	// indexes did not go backwards (a snapshot restore).
+	DefaultIndexCheck = 5 * time.Second
 	// DefaultMaxConns is well under Consul's default
 	// limits.http_max_conns_per_client of 200, leaving room for other
 	// clients on the same host.
 	DefaultMaxConns = 64
 	// MinMaxConns is the smallest budget that works: the catalog watch,
-	// the four config-entry watches, the change detector, one targeted read
-	// and one service watch.
-	MinMaxConns = 8
+	// the four config-entry watches, the change detector, the index
+	// sentinel, one targeted read and one service watch.
+	MinMaxConns = 9
 )
 
 // Config configures a ConsulSource. Only Client is required; every other zero
@@ -46,9 +49,13 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the jittered exponential backoff
 	// after a failed query.
 	MinBackoff, MaxBackoff time.Duration
+	// IndexCheck is how often the source reads Consul's indexes to notice
+	// that they went backwards (a snapshot restore), which blocking
+	// queries alone may not see until their wait time ends.
+	IndexCheck time.Duration
 	// MaxConns bounds the HTTP connections discovery holds to Consul. The
-	// catalog and the four config-entry kinds hold one each; up to
-	// MaxConns-6-readers services get a blocking watch of their own
+	// catalog and the four config-entry kinds hold one each, the index
+	// sentinel one now and then; up to MaxConns-7-readers services get a blocking watch of their own
 	// (readers is MaxConns/8, between 1 and 8); past that, one catalog-wide
 	// change detector finds which services changed and at most readers
 	// targeted reads fetch them. Build Client on a transport passed through
@@ -75,10 +82,13 @@ func (c Config) withDefaults() (Config, error) {
 	c.MinBackoff = orDefault(c.MinBackoff, DefaultMinBackoff)
 	c.MaxBackoff = orDefault(c.MaxBackoff, DefaultMaxBackoff)
 	c.MaxConns = orDefault(c.MaxConns, DefaultMaxConns)
+	c.IndexCheck = orDefault(c.IndexCheck, DefaultIndexCheck)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	switch {
+	case c.IndexCheck < 0:
+		return c, fmt.Errorf("discovery: IndexCheck %s is negative", c.IndexCheck)
 	case c.WaitTime < 0:
 		return c, fmt.Errorf("discovery: WaitTime %s is negative", c.WaitTime)
 	case c.RateLimit < 0 || c.RateBurst < 0:
@@ -106,8 +116,8 @@ func (c Config) readers() int {
 }
 
 // serviceWatches is how many services may have a blocking watch of their
-// own: the budget less the catalog watch, the detector, the readers and
-// the config-entry watches.
+// own: the budget less the catalog watch, the detector, the index
+// sentinel, the readers and the config-entry watches.
 func (c Config) serviceWatches() int {
-	return c.MaxConns - 2 - c.readers() - configWatches
+	return c.MaxConns - 3 - c.readers() - configWatches
 }

@@ -125,7 +125,7 @@ func (ws *watchSet) detectorWatch() *blockingWatch[map[string]uint64] {
 			case <-ctx.Done():
 			}
 		},
-		observer: ws.src,
-		cfg:      ws.src.cfg,
+		observer: ws.src, epoch: ws.epoch,
+		cfg: ws.src.cfg,
 	}
 }

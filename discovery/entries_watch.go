@@ -59,8 +59,8 @@ func (ws *watchSet) configWatch(kind string) *blockingWatch[ConfigEntries] {
 			case <-ctx.Done():
 			}
 		},
-		observer: ws.src,
-		cfg:      ws.src.cfg,
+		observer: ws.src, epoch: ws.epoch,
+		cfg: ws.src.cfg,
 	}
 }
 

@@ -15,6 +15,8 @@ type metrics struct {
 	watches     prometheus.Gauge
 	aclFiltered prometheus.Counter
 	promotions  prometheus.Counter
+	indexResets prometheus.Counter
+	index       prometheus.Gauge
 	queryTime   *prometheus.HistogramVec
 }
 
@@ -43,6 +45,14 @@ func newMetrics(reg prometheus.Registerer, conns *ConnCounter) (*metrics, error)
 			Help:    "Time Consul took to answer a query, by endpoint: for blocking watches how long they waited for a change (at most the wait time), for targeted reads the read's latency.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
 		}, []string{"endpoint"}),
+		indexResets: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchyard_consul_index_resets_total",
+			Help: "Times Consul's indexes went backwards (a snapshot restore) and every watch read afresh.",
+		}),
+		index: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchyard_consul_index",
+			Help: "The higher of the Consul services and checks tables' indexes at the index sentinel's last read.",
+		}),
 		promotions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchyard_consul_watch_promotions_total",
 			Help: "Services past the watch budget given a watch of their own because they changed twice within a minute.",
@@ -51,7 +61,7 @@ func newMetrics(reg prometheus.Registerer, conns *ConnCounter) (*metrics, error)
 	if reg == nil {
 		return m, nil
 	}
-	collectors := []prometheus.Collector{m.requests, m.lastSuccess, m.watches, m.aclFiltered, m.promotions, m.queryTime}
+	collectors := []prometheus.Collector{m.requests, m.lastSuccess, m.watches, m.aclFiltered, m.promotions, m.indexResets, m.index, m.queryTime}
 	if conns != nil {
 		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "switchyard_consul_connections",

@@ -66,6 +66,9 @@ type watchSet struct {
 	readCh     chan *serviceWatch
 	fatalCh    chan error
 	wg         sync.WaitGroup
+	// epoch is set by run: the watches' queries are abandoned together
+	// when Consul's indexes go backwards.
+	epoch *epoch
 
 	watches map[string]*serviceWatch
 	// names are the keys of watches, sorted, so that a model is not a
@@ -117,6 +120,9 @@ func (ws *watchSet) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer ws.wg.Wait()
 	defer cancel()
+	ws.epoch = newEpoch(ctx)
+	sentinel := &indexSentinel{src: ws.src, datacenter: ws.datacenter, epoch: ws.epoch, last: map[string]uint64{}}
+	ws.wg.Go(func() { sentinel.run(ctx) })
 	ws.start(ctx, ws.catalogWatch())
 	ws.startConfigWatches(ctx)
 	for {
@@ -186,8 +192,8 @@ func (ws *watchSet) catalogWatch() *blockingWatch[[]string] {
 			case <-ctx.Done():
 			}
 		},
-		observer: ws.src,
-		cfg:      ws.src.cfg,
+		observer: ws.src, epoch: ws.epoch,
+		cfg: ws.src.cfg,
 	}
 }
 
@@ -215,8 +221,8 @@ func (ws *watchSet) healthWatch(sw *serviceWatch) *blockingWatch[[]Instance] {
 			case <-ctx.Done():
 			}
 		},
-		observer: ws.src,
-		cfg:      ws.src.cfg,
+		observer: ws.src, epoch: ws.epoch,
+		cfg: ws.src.cfg,
 	}
 }
 
