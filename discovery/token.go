@@ -2,11 +2,14 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -37,6 +40,21 @@ type TokenFile struct {
 	// stat is the file as last read; only Run's goroutine uses it after
 	// OpenTokenFile.
 	stat os.FileInfo
+
+	// inFlight cancels the requests sent with the token in force, so that
+	// a blocking query does not wait out its wait time (minutes) on the
+	// old token once the token changed.
+	mu       sync.Mutex
+	inFlight map[*inFlightRequest]struct{}
+}
+
+// ErrTokenChanged ends the queries in flight when the token changes;
+// they are sent again, with the new token, at once.
+var ErrTokenChanged = errors.New("consul token file changed: query sent again with the new token")
+
+// inFlightRequest is one request sent with the token in force.
+type inFlightRequest struct {
+	cancel context.CancelCauseFunc
 }
 
 // OpenTokenFile reads the token in path, which must exist and hold one,
@@ -119,7 +137,38 @@ func (f *TokenFile) check() {
 		return
 	}
 	f.token.Store(&token)
-	f.log.Info("consul token file changed; the next queries use the new token", "path", f.path)
+	n := f.cancelInFlight()
+	f.log.Info("consul token file changed; queries use the new token", "path", f.path, "queries_resent", n)
+}
+
+// track records a request in flight.
+func (f *TokenFile) track(r *inFlightRequest) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.inFlight == nil {
+		f.inFlight = map[*inFlightRequest]struct{}{}
+	}
+	f.inFlight[r] = struct{}{}
+}
+
+// untrack forgets a request that ended.
+func (f *TokenFile) untrack(r *inFlightRequest) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.inFlight, r)
+}
+
+// cancelInFlight ends every request in flight with ErrTokenChanged and
+// returns how many there were.
+func (f *TokenFile) cancelInFlight() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for r := range f.inFlight {
+		r.cancel(ErrTokenChanged)
+	}
+	n := len(f.inFlight)
+	clear(f.inFlight)
+	return n
 }
 
 // askRecheck has Run look at the file soon, without waiting for it.
@@ -143,13 +192,44 @@ type tokenTransport struct {
 	file *TokenFile
 }
 
-// RoundTrip sends a copy of req that carries the token in force.
+// RoundTrip sends a copy of req that carries the token in force. Until
+// its body is closed the request is ended with ErrTokenChanged if the
+// token changes.
 func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
+	ctx, cancel := context.WithCancelCause(req.Context())
+	flight := &inFlightRequest{cancel: cancel}
+	t.file.track(flight)
+	done := func() {
+		t.file.untrack(flight)
+		cancel(nil)
+	}
+	r := req.Clone(ctx)
 	r.Header.Set("X-Consul-Token", t.file.Token())
 	resp, err := t.base.RoundTrip(r)
-	if err == nil && (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized) {
+	if err != nil {
+		done()
+		if errors.Is(context.Cause(ctx), ErrTokenChanged) {
+			return nil, fmt.Errorf("%w (%w)", ErrTokenChanged, err)
+		}
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized {
 		t.file.askRecheck()
 	}
-	return resp, err
+	resp.Body = &trackedBody{ReadCloser: resp.Body, done: done}
+	return resp, nil
+}
+
+// trackedBody ends its request's tracking when it is closed.
+type trackedBody struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+// Close closes the body and forgets the request.
+func (b *trackedBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.done)
+	return err
 }

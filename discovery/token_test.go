@@ -2,17 +2,22 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/switchyard/switchyard/internal/consulagent"
 )
 
 // writeToken replaces the token file at path the way rotation tools do:
@@ -188,5 +193,107 @@ func TestACLGuard(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNarrowedTokenKeepsTheCatalog runs a source on a token file against
+// an agent with ACLs on. The file is replaced by a token that may read
+// web only: Consul's answers are now filtered and hold less, which is an
+// error, not services leaving; the model keeps api. The first token back
+// brings the changes made meanwhile.
+func TestNarrowedTokenKeepsTheCatalog(t *testing.T) {
+	agent := consulagent.StartWithT(t, consulagent.Options{HCL: []string{aclHCL}})
+	admin := tokenClient(t, agent, managementToken)
+	waitACLs(t, admin)
+	all := policyToken(t, admin, "read-all", `service_prefix "" { policy = "read" }`+"\n"+`node_prefix "" { policy = "read" }`)
+	webOnly := policyToken(t, admin, "web-only", `service "web" { policy = "read" }`+"\n"+`node_prefix "" { policy = "read" }`)
+	for _, name := range []string{"web", "api"} {
+		if err := admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: name + "-1", Name: name, Port: 80}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "token")
+	writeToken(t, path, all.SecretID)
+	tokens, err := OpenTokenFile(path, time.Hour, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := NewClient(ClientOptions{Address: agent.HTTPAddr, Tokens: tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, agent, func(c *Config) {
+		c.Datacenter = "dc1"
+		c.Client = client
+		c.MaxBackoff = 500 * time.Millisecond
+	})
+	h.run()
+	h.waitModel("web and api", func(m Model) bool {
+		return slices.Contains(serviceNames(m), "web") && slices.Contains(serviceNames(m), "api")
+	})
+	sent := h.src.status.publishCount()
+
+	writeToken(t, path, webOnly.SecretID)
+	tokens.check()
+	// Wake the catalog watch with a new name the narrowed token cannot see.
+	if err := admin.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: "db-1", Name: "db", Port: 81}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the narrowed view is an error", func() bool {
+		return strings.Contains(h.src.Status().LastError, "lost permissions")
+	})
+	if got := h.src.status.publishCount(); got != sent {
+		t.Errorf("%d models sent under the narrowed token, want none", got-sent)
+	}
+
+	writeToken(t, path, all.SecretID)
+	tokens.check()
+	h.waitModel("db after the token came back", func(m Model) bool {
+		names := serviceNames(m)
+		return slices.Contains(names, "web") && slices.Contains(names, "api") && slices.Contains(names, "db")
+	})
+}
+
+// TestTokenChangeEndsQueriesInFlight holds a blocking query open on the
+// old token: changing the token ends it with ErrTokenChanged at once,
+// rather than after its wait time, so it is sent again with the new one.
+func TestTokenChangeEndsQueriesInFlight(t *testing.T) {
+	held := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held <- struct{}{}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "token")
+	writeToken(t, path, "old")
+	f, err := OpenTokenFile(path, time.Hour, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := NewClient(ClientOptions{Address: srv.Listener.Addr().String(), Tokens: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := client.Catalog().Services(&api.QueryOptions{WaitIndex: 5, WaitTime: time.Minute})
+		errc <- err
+	}()
+	<-held
+	writeToken(t, path, "new")
+	f.check()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrTokenChanged) {
+			t.Fatalf("query in flight ended with %v, want ErrTokenChanged", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the query in flight was not ended by the token change")
+	}
+	f.mu.Lock()
+	n := len(f.inFlight)
+	f.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d requests still tracked", n)
 	}
 }

@@ -91,6 +91,11 @@ func TestNoSecretInOutput(t *testing.T) {
 		adminJSON(t, admin, "/status", &st)
 		return st.Consul.Failing
 	})
+	var stdout, stderr bytes.Buffer
+	if code := execute(context.Background(), []string{"status", "--admin-addr", admin}, &stdout, &stderr); code != 0 {
+		t.Fatalf("switchyard status: exit %d: %s", code, stderr.String())
+	}
+	outputs["status while refused"] = stdout.String() + stderr.String()
 	writeTokenFile(t, path, good)
 	waitUntil(t, "recovered", func() bool {
 		var st adminStatus

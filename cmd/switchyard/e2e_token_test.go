@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -141,6 +143,13 @@ func TestTokenFileRotationAndLostPermissions(t *testing.T) {
 	if during.Consul.Services != before.Consul.Services || during.Consul.Instances != before.Consul.Instances {
 		t.Errorf("consul state went from %d services, %d instances to %d, %d under the narrowed token, want it kept",
 			before.Consul.Services, before.Consul.Instances, during.Consul.Services, during.Consul.Instances)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := execute(context.Background(), []string{"status", "--admin-addr", admin}, &stdout, &stderr); code != 0 {
+		t.Fatalf("switchyard status: exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "Consul queries failing") || !strings.Contains(stderr.String(), "ACL") {
+		t.Errorf("switchyard status does not show the ACL error:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 	if code := httpStatus(admin, "/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d under the narrowed token, want 200: the last good model is in force", code)
