@@ -82,6 +82,7 @@ func TestNoSecretInOutput(t *testing.T) {
 	waitUntil(t, "web served", func() bool { return servedBy(spread(t, cc, 5), "web-1") })
 	waitUntil(t, "the replica registered", func() bool { return replicaEntry(t, c.client, admin) != nil })
 
+	outputs := map[string]string{}
 	// A refused token, so that the error paths log too.
 	writeTokenFile(t, path, unknown)
 	waitUntil(t, "the unknown token in force", func() bool { return a.tokens.Token() == unknown })
@@ -103,7 +104,6 @@ func TestNoSecretInOutput(t *testing.T) {
 		return !st.Consul.Failing && st.Consul.LastSuccess.After(st.Consul.LastErrorAt)
 	})
 
-	outputs := map[string]string{}
 	for _, p := range []string{"/", "/dashboard/dashboard.js", "/status", "/readyz", "/metrics", "/v1/proxies",
 		"/v1/proxies/secret-client", "/v1/services", "/v1/loads", "/debug/config_dump?group=envoy", "/debug/config_dump?group=grpc", "/debug/pprof/", "/debug/pprof/cmdline"} {
 		outputs[p] = adminText(t, admin, p)
