@@ -40,7 +40,9 @@ func (ws *watchSet) startConfigWatches(ctx context.Context) {
 // configWatch watches the config entries of one kind. An answer filtered by
 // ACLs is taken as it is, even when empty: a token that may not read a
 // service's entries gets that service without them, as if it had none.
+// Only a token that lost permissions while running (aclGuard) is an error.
 func (ws *watchSet) configWatch(kind string) *blockingWatch[ConfigEntries] {
+	var guard aclGuard
 	return &blockingWatch[ConfigEntries]{
 		endpoint:   configEndpoint,
 		path:       "/v1/config/" + kind,
@@ -48,6 +50,9 @@ func (ws *watchSet) configWatch(kind string) *blockingWatch[ConfigEntries] {
 		fetch: func(q *api.QueryOptions) (ConfigEntries, *api.QueryMeta, error) {
 			list, meta, err := ws.src.cfg.Client.ConfigEntries().List(kind, q)
 			if err != nil {
+				return ConfigEntries{}, nil, err
+			}
+			if err := guard.check("/v1/config/"+kind, len(list), meta); err != nil {
 				return ConfigEntries{}, nil, err
 			}
 			return configEntriesFrom(list), meta, nil

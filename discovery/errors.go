@@ -53,3 +53,28 @@ func filteredEmpty(path string, n int, meta *api.QueryMeta) error {
 	}
 	return fmt.Errorf("consul answered %s with nothing because ACLs filtered every result: the token cannot see what is registered", path)
 }
+
+// aclGuard tells a token that lost permissions from a catalog that shrank.
+// Under a token that may read only part of the catalog every answer is
+// filtered, and entries come and go as usual; but an answer that is
+// filtered when the last accepted one was not, and holds less than it,
+// is the token's view narrowing (a policy edited, a token file replaced),
+// not services leaving. Such an answer is an error, so the last known
+// state stays in force until the token sees as much again. One guard
+// serves one watch, whose answers come one at a time.
+type aclGuard struct {
+	n        int
+	filtered bool
+	have     bool
+}
+
+// check returns an error for an answer of n entries that the token's
+// narrowed view explains, and otherwise records it as the last accepted.
+func (g *aclGuard) check(path string, n int, meta *api.QueryMeta) error {
+	filtered := meta != nil && meta.ResultsFilteredByACLs
+	if g.have && filtered && !g.filtered && n < g.n {
+		return fmt.Errorf("consul answered %s with %d results where it had %d, filtered by ACLs where it was not before: the token lost permissions; keeping the last known state", path, n, g.n)
+	}
+	g.n, g.filtered, g.have = n, filtered, true
+	return nil
+}

@@ -171,6 +171,7 @@ func (ws *watchSet) start(ctx context.Context, w runner) {
 
 // catalogWatch watches the set of service names.
 func (ws *watchSet) catalogWatch() *blockingWatch[[]string] {
+	var guard aclGuard
 	return &blockingWatch[[]string]{
 		endpoint:   "catalog",
 		path:       catalogPath,
@@ -181,6 +182,9 @@ func (ws *watchSet) catalogWatch() *blockingWatch[[]string] {
 				return nil, nil, err
 			}
 			if err := filteredEmpty(catalogPath, len(services), meta); err != nil {
+				return nil, nil, err
+			}
+			if err := guard.check(catalogPath, len(services), meta); err != nil {
 				return nil, nil, err
 			}
 			return slices.Sorted(maps.Keys(services)), meta, nil
@@ -200,6 +204,7 @@ func (ws *watchSet) catalogWatch() *blockingWatch[[]string] {
 // healthWatch watches every instance of one service, healthy or not.
 func (ws *watchSet) healthWatch(sw *serviceWatch) *blockingWatch[[]Instance] {
 	epoch := sw.epoch
+	var guard aclGuard
 	return &blockingWatch[[]Instance]{
 		endpoint:   "health",
 		path:       "/v1/health/service/" + sw.name,
@@ -210,6 +215,9 @@ func (ws *watchSet) healthWatch(sw *serviceWatch) *blockingWatch[[]Instance] {
 				return nil, nil, err
 			}
 			if err := filteredEmpty("/v1/health/service/"+sw.name, len(entries), meta); err != nil {
+				return nil, nil, err
+			}
+			if err := guard.check("/v1/health/service/"+sw.name, len(entries), meta); err != nil {
 				return nil, nil, err
 			}
 			return instancesFromEntries(entries), meta, nil

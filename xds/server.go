@@ -17,7 +17,6 @@ import (
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/keepalive"
 )
 
 // Config configures the xDS server. Zero durations take the defaults shown.
@@ -35,8 +34,20 @@ type Config struct {
 	// MaxConnectionAge closes connections after about this long (default
 	// 30m; gRPC adds ±10% jitter) so clients spread over replicas again.
 	MaxConnectionAge time.Duration
+	// MaxConnectionAgeGrace is how long the streams of a connection past
+	// MaxConnectionAge may run on before it is closed (default 1m).
+	MaxConnectionAgeGrace time.Duration
 	// ShutdownGrace is how long shutdown waits for streams (default 5s).
 	ShutdownGrace time.Duration
+	// MaxMsgSize bounds each message received and sent, in bytes
+	// (default DefaultMaxMsgSize).
+	MaxMsgSize int
+	// MaxNewStreamsPerSecond bounds the rate of new streams, with a burst
+	// of one second's worth (default DefaultMaxNewStreamsPerSecond); a
+	// stream over it waits its turn up to NewStreamWait (default
+	// DefaultNewStreamWait), else it is refused with codes.Unavailable.
+	MaxNewStreamsPerSecond float64
+	NewStreamWait          time.Duration
 	// MaxConcurrentSyncs bounds the streams sending a bulk sync (a first
 	// sync, a resubscription) at once (default 100); SyncHold is how long
 	// one may wait for its client's answers before another goes (default
@@ -65,7 +76,15 @@ func (c Config) withDefaults() Config {
 	set(&c.KeepaliveTimeout, 10*time.Second)
 	set(&c.MinPingInterval, 10*time.Second)
 	set(&c.MaxConnectionAge, 30*time.Minute)
+	set(&c.MaxConnectionAgeGrace, DefaultMaxConnectionAgeGrace)
 	set(&c.ShutdownGrace, 5*time.Second)
+	set(&c.NewStreamWait, DefaultNewStreamWait)
+	if c.MaxMsgSize <= 0 {
+		c.MaxMsgSize = DefaultMaxMsgSize
+	}
+	if c.MaxNewStreamsPerSecond <= 0 {
+		c.MaxNewStreamsPerSecond = DefaultMaxNewStreamsPerSecond
+	}
 	set(&c.SyncHold, 10*time.Second)
 	set(&c.StaleAfter, 10*time.Second)
 	set(&c.LoadReportInterval, time.Second)
@@ -91,7 +110,9 @@ type Server struct {
 	metrics *metrics
 	kinds   map[Kind]*kindState
 	gate    *syncGate
-	ids     atomic.Int64
+	// throttle bounds the rate of new streams (limits.go).
+	throttle *streamThrottle
+	ids      atomic.Int64
 	// done is closed when Serve's context ends, which ends every stream.
 	done     chan struct{}
 	doneOnce sync.Once
@@ -112,14 +133,15 @@ type Server struct {
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "xds"),
-		metrics: newMetrics(cfg.Registerer),
-		kinds:   map[Kind]*kindState{KindEnvoy: newKindState(KindEnvoy), KindGRPC: newKindState(KindGRPC)},
-		gate:    newSyncGate(cfg.MaxConcurrentSyncs, cfg.SyncHold),
-		done:    make(chan struct{}),
-		groups:  map[Group]int{},
-		proxies: map[*proxyTrack]struct{}{},
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "xds"),
+		metrics:  newMetrics(cfg.Registerer),
+		kinds:    map[Kind]*kindState{KindEnvoy: newKindState(KindEnvoy), KindGRPC: newKindState(KindGRPC)},
+		gate:     newSyncGate(cfg.MaxConcurrentSyncs, cfg.SyncHold),
+		throttle: newStreamThrottle(cfg, cfg.Registerer),
+		done:     make(chan struct{}),
+		groups:   map[Group]int{},
+		proxies:  map[*proxyTrack]struct{}{},
 
 		loads:      newLoadTable(maxLoadClusters),
 		lrsMetrics: newLRSMetrics(cfg.Registerer),
@@ -197,20 +219,10 @@ func (s *Server) Groups() []Group {
 // Serve serves xDS on lis until ctx is done, then ends every stream, waits
 // up to ShutdownGrace for handlers to return and closes the listener.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	gs := grpc.NewServer(
-		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
-		grpc.ForceServerCodecV2(newUnpooledCodec()),
-		grpc.KeepaliveParams(keepalive.ServerParameters{
-			Time:                  s.cfg.KeepaliveTime,
-			Timeout:               s.cfg.KeepaliveTimeout,
-			MaxConnectionAge:      s.cfg.MaxConnectionAge,
-			MaxConnectionAgeGrace: time.Minute,
-		}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
-			MinTime:             s.cfg.MinPingInterval,
-			PermitWithoutStream: true,
-		}),
-	)
+	// The limits (streams, message sizes, keepalive, connection age, rate
+	// of new streams) are limitOptions, in limits.go.
+	opts := append(s.limitOptions(), grpc.ForceServerCodecV2(newUnpooledCodec()))
+	gs := grpc.NewServer(opts...)
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, adsService{s})
 	clusterservice.RegisterClusterDiscoveryServiceServer(gs, cdsService{s: s})
 	endpointservice.RegisterEndpointDiscoveryServiceServer(gs, edsService{s: s})

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 
-	"github.com/hashicorp/consul/api"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
@@ -36,6 +35,31 @@ type app struct {
 	// listenerPort is the port of the Envoy flavour's HTTP listener, whose
 	// route configuration is named by it.
 	listenerPort uint32
+	// tokens keeps the Consul token of --consul-token-file current; nil
+	// without one.
+	tokens *discovery.TokenFile
+}
+
+// openTokenFile opens --consul-token-file, or returns nil without one.
+func openTokenFile(cfg serveConfig, log *slog.Logger) (*discovery.TokenFile, error) {
+	if cfg.ConsulTokenFile == "" {
+		return nil, nil
+	}
+	tokens, err := discovery.OpenTokenFile(cfg.ConsulTokenFile, cfg.ConsulTokenPoll, log)
+	if err != nil {
+		return nil, fmt.Errorf("--consul-token-file: %w", err)
+	}
+	return tokens, nil
+}
+
+// xdsConfig is the xDS server's configuration, limits included.
+func xdsConfig(cfg serveConfig, log *slog.Logger, reg prometheus.Registerer) xds.Config {
+	l := cfg.XDSLimits
+	return xds.Config{
+		Logger: log, Registerer: reg, StaleAfter: cfg.StaleAfter, LoadReportInterval: cfg.LoadReportInterval,
+		MaxConcurrentStreams: l.MaxStreamsPerConn, MaxMsgSize: l.MaxMsgSize, MinPingInterval: l.KeepaliveMinPing,
+		MaxConnectionAge: l.MaxConnectionAge, ShutdownGrace: l.ShutdownGrace, MaxNewStreamsPerSecond: l.MaxNewStreamsPerSecond,
+	}
 }
 
 // newApp wires the stages and binds both listeners, so that a caller knows
@@ -43,13 +67,14 @@ type app struct {
 func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	consulCfg := api.DefaultConfig()
-	consulCfg.Address = cfg.ConsulAddr
-	conns := &discovery.ConnCounter{}
-	conns.Wrap(consulCfg.Transport, cfg.ConsulMaxConns)
-	client, err := api.NewClient(consulCfg)
+	tokens, err := openTokenFile(cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("consul client: %w", err)
+		return nil, err
+	}
+	conns := &discovery.ConnCounter{}
+	client, err := discovery.NewClient(discovery.ClientOptions{Address: cfg.ConsulAddr, Tokens: tokens, Conns: conns, MaxConns: cfg.ConsulMaxConns})
+	if err != nil {
+		return nil, err
 	}
 	src, err := discovery.NewConsulSource(discovery.Config{
 		Client: client, Datacenter: cfg.Datacenter, WaitTime: cfg.ConsulWait,
@@ -59,7 +84,7 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	srv := xds.New(xds.Config{Logger: log, Registerer: reg, StaleAfter: cfg.StaleAfter, LoadReportInterval: cfg.LoadReportInterval})
+	srv := xds.New(xdsConfig(cfg, log, reg))
 	pub, err := snapshot.NewPublisher(snapshot.PublisherConfig{
 		Sink:      xdssink.New(srv),
 		Translate: snapshot.Options{ListenerPort: cfg.EnvoyListenerPort, LoadReporting: cfg.LoadReporting},
@@ -69,7 +94,7 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
-	a := &app{log: log, source: src, publisher: pub, xds: srv, listenerPort: cfg.EnvoyListenerPort}
+	a := &app{log: log, source: src, publisher: pub, xds: srv, listenerPort: cfg.EnvoyListenerPort, tokens: tokens}
 	if a.xdsLis, err = net.Listen("tcp", cfg.XDSAddr); err != nil {
 		return nil, fmt.Errorf("listen on --xds-addr: %w", err)
 	}
@@ -82,13 +107,11 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	// so that their requests (and the controller's lock, a blocking query
 	// held while it leads) never wait for, or take, one of the
 	// connections discovery's watches are budgeted.
-	sideCfg := api.DefaultConfig()
-	sideCfg.Address = cfg.ConsulAddr
-	side, err := api.NewClient(sideCfg)
+	side, err := discovery.NewClient(discovery.ClientOptions{Address: cfg.ConsulAddr, Tokens: tokens})
 	if err != nil {
 		a.xdsLis.Close()
 		a.adminLis.Close()
-		return nil, fmt.Errorf("consul client: %w", err)
+		return nil, err
 	}
 	if cfg.Register {
 		if a.replica, err = newReplica(side, a.AdminAddr(), a.XDSAddr(), log); err != nil {
@@ -123,6 +146,9 @@ func (a *app) Run(ctx context.Context) error {
 	}
 	if a.rollouts != nil {
 		g.Go(func() error { return a.rollouts.Run(ctx) })
+	}
+	if a.tokens != nil {
+		g.Go(func() error { return a.tokens.Run(ctx) })
 	}
 	err := g.Wait()
 	a.log.Info("switchyard stopped", "error", err)

@@ -6,8 +6,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/hashicorp/consul/api"
+
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/rollout"
+	"github.com/switchyard/switchyard/xds"
 )
 
 // serveConfig is everything `switchyard serve` is told, checked once and
@@ -44,6 +47,25 @@ type serveConfig struct {
 	LoadReporting bool
 	// LoadReportInterval is how often clients are asked to report load.
 	LoadReportInterval time.Duration
+	// XDSLimits bound what xDS clients may use: streams per connection,
+	// message size, ping rate, connection age, shutdown grace and the
+	// rate of new streams.
+	XDSLimits xdsLimits
+	// ConsulTokenFile holds the Consul ACL token; it is re-read while
+	// serve runs, so that a rotated token is used without a restart.
+	ConsulTokenFile string
+	// ConsulTokenPoll is how often the token file is checked for a change.
+	ConsulTokenPoll time.Duration
+}
+
+// xdsLimits are the limits of the xDS server that serve's flags set.
+type xdsLimits struct {
+	MaxStreamsPerConn      uint32
+	MaxMsgSize             int
+	KeepaliveMinPing       time.Duration
+	MaxConnectionAge       time.Duration
+	ShutdownGrace          time.Duration
+	MaxNewStreamsPerSecond float64
 }
 
 // defaultServeConfig returns the defaults; the Consul address follows
@@ -68,6 +90,14 @@ func defaultServeConfig() serveConfig {
 
 		LoadReporting:      true,
 		LoadReportInterval: time.Second,
+
+		XDSLimits: xdsLimits{
+			MaxStreamsPerConn: 1000, MaxMsgSize: xds.DefaultMaxMsgSize,
+			KeepaliveMinPing: 10 * time.Second, MaxConnectionAge: 30 * time.Minute,
+			ShutdownGrace: 5 * time.Second, MaxNewStreamsPerSecond: xds.DefaultMaxNewStreamsPerSecond,
+		},
+		ConsulTokenFile: os.Getenv(api.HTTPTokenFileEnvName),
+		ConsulTokenPoll: discovery.DefaultTokenPoll,
 	}
 }
 
@@ -100,6 +130,12 @@ func (c serveConfig) validate() error {
 		{"--rollout-tick", durationRange(c.RolloutTick, 50*time.Millisecond, time.Minute)},
 		{"--rollout-lock-ttl", durationRange(c.RolloutLockTTL, rollout.MinLockTTL, 10*time.Minute)},
 		{"--load-report-interval", durationRange(c.LoadReportInterval, 100*time.Millisecond, time.Minute)},
+		{"--max-streams-per-conn", intRange(int(c.XDSLimits.MaxStreamsPerConn), 1, 100000)},
+		{"--max-msg-size", intRange(c.XDSLimits.MaxMsgSize, 1<<20, 256<<20)},
+		{"--keepalive-min-ping", durationRange(c.XDSLimits.KeepaliveMinPing, time.Second, 10*time.Minute)},
+		{"--max-connection-age", durationRange(c.XDSLimits.MaxConnectionAge, 10*time.Second, 24*time.Hour)},
+		{"--shutdown-grace", durationRange(c.XDSLimits.ShutdownGrace, 100*time.Millisecond, 10*time.Minute)},
+		{"--max-new-streams-per-second", floatRange(c.XDSLimits.MaxNewStreamsPerSecond, 1, 100000)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
@@ -116,6 +152,13 @@ const consulConnsPerClient = 200
 func intRange(v, lo, hi int) error {
 	if v < lo || v > hi {
 		return fmt.Errorf("%d is outside %d–%d", v, lo, hi)
+	}
+	return nil
+}
+
+func floatRange(v, lo, hi float64) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%g is outside %g–%g", v, lo, hi)
 	}
 	return nil
 }

@@ -42,5 +42,18 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&cfg.RolloutLockTTL, "rollout-lock-ttl", cfg.RolloutLockTTL, "TTL of the Consul session behind the rollout leader lock (10s–10m): another replica takes over from a leader that died without a word up to twice that later")
 	f.BoolVar(&cfg.LoadReporting, "load-reporting", cfg.LoadReporting, "name Switchyard as the LRS server of every cluster, so proxies report their request counts (used by rollout --max-error-rate)")
 	f.DurationVar(&cfg.LoadReportInterval, "load-report-interval", cfg.LoadReportInterval, "how often proxies are asked to send their load reports (100ms–1m)")
+	addLimitFlags(cmd, &cfg)
 	return cmd
+}
+
+// addLimitFlags adds the flags of the xDS limits and the Consul token file.
+func addLimitFlags(cmd *cobra.Command, cfg *serveConfig) {
+	f, l := cmd.Flags(), &cfg.XDSLimits
+	f.Uint32Var(&l.MaxStreamsPerConn, "max-streams-per-conn", l.MaxStreamsPerConn, "most concurrent xDS streams on one client connection (1–100000)")
+	f.IntVar(&l.MaxMsgSize, "max-msg-size", l.MaxMsgSize, "largest xDS message received or sent, in bytes (1 MiB–256 MiB; gRPC's own receive default is 4 MiB)")
+	f.DurationVar(&l.KeepaliveMinPing, "keepalive-min-ping", l.KeepaliveMinPing, "most often a client may ping (1s–10m); one pinging more often gets GOAWAY too_many_pings and loses its connection")
+	f.DurationVar(&l.MaxConnectionAge, "max-connection-age", l.MaxConnectionAge, "close xDS connections after about this long (±10% jitter, 10s–24h) so clients spread over the replicas again")
+	f.DurationVar(&l.ShutdownGrace, "shutdown-grace", l.ShutdownGrace, "how long shutdown waits for xDS streams to end before closing them (100ms–10m)")
+	f.Float64Var(&l.MaxNewStreamsPerSecond, "max-new-streams-per-second", l.MaxNewStreamsPerSecond, "most new xDS streams admitted a second, with a burst of one second's worth (1–100000); a stream over it waits its turn up to 10s, then is refused with UNAVAILABLE and retried by its client")
+	f.StringVar(&cfg.ConsulTokenFile, "consul-token-file", cfg.ConsulTokenFile, "file holding the Consul ACL token (default: $CONSUL_HTTP_TOKEN_FILE); re-read when it changes, so a rotated token is used without a restart")
 }

@@ -94,6 +94,7 @@ func runStatus(ctx context.Context, cfg statusConfig, args []string, stdout, std
 	}
 	r := gatherProxies(ctx, client, replicas)
 	warnReplicas(stderr, r.Errors)
+	warnConsul(ctx, client, replicas, stderr)
 	if len(r.Errors) == len(replicas) {
 		return fmt.Errorf("none of the %d replica(s) answered", len(replicas))
 	}
@@ -107,6 +108,7 @@ func runStatus(ctx context.Context, cfg statusConfig, args []string, stdout, std
 func statusOne(ctx context.Context, cfg statusConfig, client adminClient, replicas []string, id string, stdout, stderr io.Writer, now time.Time) error {
 	r := gatherProxy(ctx, client, replicas, id)
 	warnReplicas(stderr, r.Errors)
+	warnConsul(ctx, client, replicas, stderr)
 	if len(r.Replicas) == 0 {
 		return fmt.Errorf("proxy %q is not connected to any of the %d replica(s) that answered (of %d asked)", id, len(replicas)-len(r.Errors), len(replicas))
 	}
