@@ -2,6 +2,7 @@ package xds
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -49,6 +50,15 @@ type Config struct {
 	// LoadReportInterval is how often clients are asked to send their
 	// load reports (default 1s).
 	LoadReportInterval time.Duration
+	// TLS, when set, serves over TLS with this configuration, whose
+	// GetConfigForClient may hand out new certificates and client CAs at
+	// every handshake (see internal/tlsfiles); nil serves plaintext. A
+	// refused handshake is logged with why.
+	TLS *tls.Config
+	// AuthzNodeIdentity refuses every stream whose node is not named by
+	// its client certificate (the rule is in authz.go); it needs TLS with
+	// verified client certificates.
+	AuthzNodeIdentity bool
 }
 
 // withDefaults fills in zero values.
@@ -106,6 +116,8 @@ type Server struct {
 	// loads sums the clients' load reports.
 	loads      *loadTable
 	lrsMetrics *lrsMetrics
+	// refused counts refused connections and streams by reason.
+	refused *prometheus.CounterVec
 }
 
 // New returns a server; Serve starts it.
@@ -123,6 +135,7 @@ func New(cfg Config) *Server {
 
 		loads:      newLoadTable(maxLoadClusters),
 		lrsMetrics: newLRSMetrics(cfg.Registerer),
+		refused:    newRefusedCounter(cfg.Registerer),
 	}
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(newFleetCollector(s))
@@ -197,7 +210,7 @@ func (s *Server) Groups() []Group {
 // Serve serves xDS on lis until ctx is done, then ends every stream, waits
 // up to ShutdownGrace for handlers to return and closes the listener.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	gs := grpc.NewServer(
+	gs := grpc.NewServer(append(s.securityOptions(),
 		grpc.MaxConcurrentStreams(s.cfg.MaxConcurrentStreams),
 		grpc.ForceServerCodecV2(newUnpooledCodec()),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
@@ -210,7 +223,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 			MinTime:             s.cfg.MinPingInterval,
 			PermitWithoutStream: true,
 		}),
-	)
+	)...)
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, adsService{s})
 	clusterservice.RegisterClusterDiscoveryServiceServer(gs, cdsService{s: s})
 	endpointservice.RegisterEndpointDiscoveryServiceServer(gs, edsService{s: s})
@@ -220,7 +233,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()
-	s.log.Info("serving xDS", "addr", lis.Addr().String())
+	s.log.Info("serving xDS", "addr", lis.Addr().String(), "tls", s.cfg.TLS != nil, "authz_node_identity", s.cfg.AuthzNodeIdentity)
 	select {
 	case err := <-errc:
 		s.doneOnce.Do(func() { close(s.done) })
@@ -231,6 +244,19 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	s.stop(gs)
 	<-errc
 	return nil
+}
+
+// securityOptions are the server's TLS credentials and node identity
+// check, if configured.
+func (s *Server) securityOptions() []grpc.ServerOption {
+	var opts []grpc.ServerOption
+	if s.cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(s.serverCreds(s.cfg.TLS)))
+	}
+	if s.cfg.AuthzNodeIdentity {
+		opts = append(opts, grpc.StreamInterceptor(s.authorizeStreams))
+	}
+	return opts
 }
 
 // stop shuts the gRPC server down, gracefully while that takes less than
