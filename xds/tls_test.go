@@ -277,10 +277,24 @@ func serverSerial(t *testing.T, addr string, cfg *tls.Config) *big.Int {
 	return conn.ConnectionState().PeerCertificates[0].SerialNumber
 }
 
+// acceptsClient reports whether the server completes a TLS 1.2 handshake
+// with a client configuration: in TLS 1.2 the client's handshake ends only
+// after the server verified its certificate.
+func acceptsClient(addr string, cfg *tls.Config) bool {
+	cfg = cfg.Clone()
+	cfg.MaxVersion, cfg.NextProtos = tls.VersionTLS12, []string{"h2"}
+	conn, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
 // TestServerCertificateRotation replaces the server's certificate files:
 // new connections get the new certificate without a restart, a bad
-// replacement keeps the last good one, and a stream opened before keeps
-// being served.
+// replacement keeps the last good one, a client CA added to its file
+// admits its clients, and a stream opened before keeps being served.
 func TestServerCertificateRotation(t *testing.T) {
 	w := startTLSServer(t, true)
 	client := clientTLS(t, w.ca, w.ca.Client(t, "edge"))
@@ -323,6 +337,18 @@ func TestServerCertificateRotation(t *testing.T) {
 	if got := counterValue(t, w.reg, "switchyard_tls_reload_errors_total"); got != 1 {
 		t.Errorf("switchyard_tls_reload_errors_total = %v, want 1", got)
 	}
+
+	// A client CA added to the file admits its clients from the next
+	// handshake on.
+	partner := testcerts.NewCA(t, "partner CA")
+	partnerTLS := clientTLS(t, w.ca, partner.Client(t, "edge"))
+	if acceptsClient(w.addr, partnerTLS) {
+		t.Fatal("a client of a CA not in the client CA file was accepted")
+	}
+	testcerts.WriteFile(t, w.files.CA, append(append([]byte{}, w.ca.PEM...), partner.PEM...))
+	waitFor(t, func() bool { return acceptsClient(w.addr, partnerTLS) })
+	other := startEnvoy(t, w.addr, simenvoy.Config{NodeID: "partner", Cluster: "edge", TLS: partnerTLS})
+	waitState(t, other, allTypesAt("v1"))
 	if first.Cmp(big.NewInt(1002)) == 0 {
 		t.Fatal("the first certificate already had the last serial")
 	}

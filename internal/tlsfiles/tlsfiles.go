@@ -224,6 +224,11 @@ func build(contents [][]byte, mutual bool, now time.Time) (*tls.Config, error) {
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{pair},
 		NextProtos:   []string{"h2"},
+		// A resumed session skips verifying the client certificate, which
+		// would let a client whose CA was just removed back in; xDS
+		// connections are few and long-lived, so full handshakes cost
+		// little.
+		SessionTicketsDisabled: true,
 	}
 	if mutual {
 		if cfg.ClientCAs, err = ParsePool(contents[2]); err != nil {

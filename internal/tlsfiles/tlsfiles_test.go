@@ -37,8 +37,9 @@ func TestReloaderFollowsTheFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg := current(t, r); cfg.ClientAuth != tls.RequireAndVerifyClientCert || cfg.MinVersion != tls.VersionTLS12 {
-		t.Fatalf("client auth %v, min version %x: want verified client certificates and TLS 1.2", cfg.ClientAuth, cfg.MinVersion)
+	if cfg := current(t, r); cfg.ClientAuth != tls.RequireAndVerifyClientCert || cfg.MinVersion != tls.VersionTLS12 || !cfg.SessionTicketsDisabled {
+		t.Fatalf("client auth %v, min version %x, session tickets disabled %v: want verified client certificates, TLS 1.2 and no resumption",
+			cfg.ClientAuth, cfg.MinVersion, cfg.SessionTicketsDisabled)
 	}
 	pair := func(serial int64, o testcerts.Options) func() {
 		return func() {
