@@ -51,7 +51,7 @@ func (s *Server) limitOptions() []grpc.ServerOption {
 			MinTime:             s.cfg.MinPingInterval,
 			PermitWithoutStream: true,
 		}),
-		grpc.StreamInterceptor(s.throttle.intercept),
+		grpc.ChainStreamInterceptor(s.throttle.intercept),
 	}
 }
 

@@ -2,6 +2,7 @@ package xds
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -60,6 +61,15 @@ type Config struct {
 	// LoadReportInterval is how often clients are asked to send their
 	// load reports (default 1s).
 	LoadReportInterval time.Duration
+	// TLS, when set, serves over TLS with this configuration, whose
+	// GetConfigForClient may hand out new certificates and client CAs at
+	// every handshake (see internal/tlsfiles); nil serves plaintext. A
+	// refused handshake is logged with why.
+	TLS *tls.Config
+	// AuthzNodeIdentity refuses every stream whose node is not named by
+	// its client certificate (the rule is in authz.go); it needs TLS with
+	// verified client certificates.
+	AuthzNodeIdentity bool
 }
 
 // withDefaults fills in zero values.
@@ -127,6 +137,8 @@ type Server struct {
 	// loads sums the clients' load reports.
 	loads      *loadTable
 	lrsMetrics *lrsMetrics
+	// refused counts refused connections and streams by reason.
+	refused *prometheus.CounterVec
 }
 
 // New returns a server; Serve starts it.
@@ -145,6 +157,7 @@ func New(cfg Config) *Server {
 
 		loads:      newLoadTable(maxLoadClusters),
 		lrsMetrics: newLRSMetrics(cfg.Registerer),
+		refused:    newRefusedCounter(cfg.Registerer),
 	}
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(newFleetCollector(s))
@@ -220,9 +233,10 @@ func (s *Server) Groups() []Group {
 // up to ShutdownGrace for handlers to return and closes the listener.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	// The limits (streams, message sizes, keepalive, connection age, rate
-	// of new streams) are limitOptions, in limits.go.
-	opts := append(s.limitOptions(), grpc.ForceServerCodecV2(newUnpooledCodec()))
-	gs := grpc.NewServer(opts...)
+	// of new streams) are limitOptions, in limits.go; TLS and the node
+	// identity check are securityOptions.
+	opts := append(s.securityOptions(), s.limitOptions()...)
+	gs := grpc.NewServer(append(opts, grpc.ForceServerCodecV2(newUnpooledCodec()))...)
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, adsService{s})
 	clusterservice.RegisterClusterDiscoveryServiceServer(gs, cdsService{s: s})
 	endpointservice.RegisterEndpointDiscoveryServiceServer(gs, edsService{s: s})
@@ -232,7 +246,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()
-	s.log.Info("serving xDS", "addr", lis.Addr().String())
+	s.log.Info("serving xDS", "addr", lis.Addr().String(), "tls", s.cfg.TLS != nil, "authz_node_identity", s.cfg.AuthzNodeIdentity)
 	select {
 	case err := <-errc:
 		s.doneOnce.Do(func() { close(s.done) })
@@ -243,6 +257,19 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	s.stop(gs)
 	<-errc
 	return nil
+}
+
+// securityOptions are the server's TLS credentials and node identity
+// check, if configured.
+func (s *Server) securityOptions() []grpc.ServerOption {
+	var opts []grpc.ServerOption
+	if s.cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(s.serverCreds(s.cfg.TLS)))
+	}
+	if s.cfg.AuthzNodeIdentity {
+		opts = append(opts, grpc.ChainStreamInterceptor(s.authorizeStreams))
+	}
+	return opts
 }
 
 // stop shuts the gRPC server down, gracefully while that takes less than

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/internal/tlsfiles"
 	"github.com/switchyard/switchyard/internal/xdssink"
 	"github.com/switchyard/switchyard/rollout"
 	"github.com/switchyard/switchyard/snapshot"
@@ -84,7 +86,12 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	srv := xds.New(xdsConfig(cfg, log, reg))
+	xcfg := xdsConfig(cfg, log, reg)
+	if xcfg.TLS, err = serverTLS(cfg.TLS, log, reg); err != nil {
+		return nil, err
+	}
+	xcfg.AuthzNodeIdentity = cfg.TLS.AuthzNodeIdentity
+	srv := xds.New(xcfg)
 	pub, err := snapshot.NewPublisher(snapshot.PublisherConfig{
 		Sink:      xdssink.New(srv),
 		Translate: snapshot.Options{ListenerPort: cfg.EnvoyListenerPort, LoadReporting: cfg.LoadReporting},
@@ -153,6 +160,19 @@ func (a *app) Run(ctx context.Context) error {
 	err := g.Wait()
 	a.log.Info("switchyard stopped", "error", err)
 	return err
+}
+
+// serverTLS returns the xDS server's reloading TLS configuration, or nil
+// for plaintext.
+func serverTLS(t serveTLS, log *slog.Logger, reg prometheus.Registerer) (*tls.Config, error) {
+	if t.CertFile == "" {
+		return nil, nil
+	}
+	r, err := tlsfiles.New(tlsfiles.Config{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile, Logger: log, Registerer: reg})
+	if err != nil {
+		return nil, fmt.Errorf("xds tls: %w", err)
+	}
+	return r.ServerConfig(), nil
 }
 
 // XDSAddr is the bound xDS address.

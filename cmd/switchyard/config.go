@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/internal/tlsfiles"
 	"github.com/switchyard/switchyard/rollout"
 	"github.com/switchyard/switchyard/xds"
 )
@@ -56,6 +57,22 @@ type serveConfig struct {
 	ConsulTokenFile string
 	// ConsulTokenPoll is how often the token file is checked for a change.
 	ConsulTokenPoll time.Duration
+	// TLS serves xDS over TLS or mutual TLS; its zero value is plaintext.
+	TLS serveTLS
+}
+
+// serveTLS is how xDS is secured.
+type serveTLS struct {
+	// CertFile and KeyFile are the server certificate and key, reloaded
+	// when they change.
+	CertFile, KeyFile string
+	// ClientCAFile, when set, requires client certificates signed by it.
+	ClientCAFile string
+	// AuthzNodeIdentity refuses a stream whose node.cluster is not named
+	// by its client certificate.
+	AuthzNodeIdentity bool
+	// Insecure allows plaintext xDS on an address other than loopback.
+	Insecure bool
 }
 
 // xdsLimits are the limits of the xDS server that serve's flags set.
@@ -73,7 +90,7 @@ type xdsLimits struct {
 func defaultServeConfig() serveConfig {
 	return serveConfig{
 		ConsulAddr:        defaultConsulAddr(),
-		XDSAddr:           ":18000",
+		XDSAddr:           "127.0.0.1:18000",
 		AdminAddr:         "127.0.0.1:18080",
 		EnvoyListenerPort: 10000,
 		LogLevel:          "info",
@@ -142,7 +159,62 @@ func (c serveConfig) validate() error {
 			return usageError{fmt.Errorf("invalid value for %s: %w", ch.flag, ch.err)}
 		}
 	}
+	return c.TLS.validate(c.XDSAddr)
+}
+
+// validate checks that the TLS flags go together and their files load,
+// and that plaintext xDS is served only on loopback unless --insecure.
+func (t serveTLS) validate(xdsAddr string) error {
+	bad := func(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+	switch {
+	case t.CertFile == "" && t.KeyFile != "":
+		return bad("--tls-key needs --tls-cert")
+	case t.CertFile != "" && t.KeyFile == "":
+		return bad("--tls-cert needs --tls-key")
+	case t.ClientCAFile != "" && t.CertFile == "":
+		return bad("--tls-client-ca needs --tls-cert and --tls-key")
+	case t.AuthzNodeIdentity && t.ClientCAFile == "":
+		return bad("--authz-node-identity needs --tls-client-ca: without client certificates there is no identity to check")
+	case t.CertFile == "" && !t.Insecure && !loopback(xdsAddr):
+		return bad("invalid value for --xds-addr: %q is not a loopback address, and xDS without --tls-cert and --tls-key is plaintext: serve TLS, or pass --insecure to serve plaintext anyway", xdsAddr)
+	case t.CertFile == "":
+		return nil
+	}
+	files := map[string][]byte{}
+	for _, f := range []struct{ flag, name string }{{"--tls-cert", t.CertFile}, {"--tls-key", t.KeyFile}, {"--tls-client-ca", t.ClientCAFile}} {
+		if f.name == "" {
+			continue
+		}
+		b, err := os.ReadFile(f.name)
+		if err != nil {
+			return bad("invalid value for %s: %w", f.flag, err)
+		}
+		files[f.flag] = b
+	}
+	if _, err := tlsfiles.ParsePair(files["--tls-cert"], files["--tls-key"], time.Now()); err != nil {
+		return bad("invalid value for --tls-cert or --tls-key: %w", err)
+	}
+	if t.ClientCAFile != "" {
+		if _, err := tlsfiles.ParsePool(files["--tls-client-ca"]); err != nil {
+			return bad("invalid value for --tls-client-ca: %w", err)
+		}
+	}
 	return nil
+}
+
+// loopback reports whether a listen address accepts connections only
+// from this host: a loopback IP or "localhost". An empty host listens on
+// every interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // consulConnsPerClient is Consul's default limits.http_max_conns_per_client:

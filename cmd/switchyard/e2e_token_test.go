@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -84,21 +83,6 @@ func withTokenFile(path string) func(*serveConfig) {
 		cfg.ConsulTokenPoll = 200 * time.Millisecond
 		cfg.Datacenter = "dc1"
 	}
-}
-
-// adminText returns the body of a GET on the admin server.
-func adminText(t *testing.T, addr, path string) string {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(body)
 }
 
 // TestTokenFileRotationAndLostPermissions runs Switchyard on a token file

@@ -102,6 +102,21 @@ func adminJSON(t *testing.T, addr, path string, out any) {
 	}
 }
 
+// adminText returns the body of a GET on the admin server.
+func adminText(t *testing.T, addr, path string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
 // waitUntil polls cond until it holds, failing the test after waitTimeout.
 func waitUntil(t *testing.T, what string, cond func() bool) time.Duration {
 	t.Helper()

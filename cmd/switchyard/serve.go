@@ -43,6 +43,11 @@ func newServeCommand() *cobra.Command {
 	f.BoolVar(&cfg.LoadReporting, "load-reporting", cfg.LoadReporting, "name Switchyard as the LRS server of every cluster, so proxies report their request counts (used by rollout --max-error-rate)")
 	f.DurationVar(&cfg.LoadReportInterval, "load-report-interval", cfg.LoadReportInterval, "how often proxies are asked to send their load reports (100ms–1m)")
 	addLimitFlags(cmd, &cfg)
+	f.StringVar(&cfg.TLS.CertFile, "tls-cert", "", "PEM certificate chain of the xDS server: serve xDS over TLS (reloaded when the file changes)")
+	f.StringVar(&cfg.TLS.KeyFile, "tls-key", "", "PEM private key of --tls-cert (reloaded when the file changes)")
+	f.StringVar(&cfg.TLS.ClientCAFile, "tls-client-ca", "", "PEM CA bundle: require xDS clients to present a certificate it signed (mutual TLS; reloaded when the file changes)")
+	f.BoolVar(&cfg.TLS.AuthzNodeIdentity, "authz-node-identity", false, "refuse a stream whose node.cluster is not a DNS or URI SAN (or a URI SAN's last path segment) of its client certificate; needs --tls-client-ca")
+	f.BoolVar(&cfg.TLS.Insecure, "insecure", false, "allow plaintext xDS on an --xds-addr that is not loopback")
 	return cmd
 }
 

@@ -30,7 +30,26 @@ type xdsServer struct {
 }
 
 type channelCred struct {
-	Type string `json:"type"`
+	Type   string     `json:"type"`
+	Config *tlsConfig `json:"config,omitempty"`
+}
+
+// tlsConfig is the config of the "tls" channel credentials (gRFC A65),
+// which gRPC-Go re-reads when the files change.
+type tlsConfig struct {
+	CACertificateFile string `json:"ca_certificate_file,omitempty"`
+	CertificateFile   string `json:"certificate_file,omitempty"`
+	PrivateKeyFile    string `json:"private_key_file,omitempty"`
+}
+
+// TLSFiles are the PEM files a client uses to reach Switchyard over TLS.
+type TLSFiles struct {
+	// CAFile holds the CAs that sign Switchyard's server certificate.
+	CAFile string
+	// CertFile and KeyFile are the client certificate and key presented
+	// for mutual TLS; leave both empty for server-only TLS.
+	CertFile string
+	KeyFile  string
 }
 
 type node struct {
@@ -44,10 +63,27 @@ type node struct {
 // A53) so that a resource missing from one update does not tear down
 // working connections.
 func BootstrapJSON(serverAddr, nodeID, cluster string) []byte {
+	return marshalBootstrap(serverAddr, nodeID, cluster, channelCred{Type: "insecure"})
+}
+
+// BootstrapTLSJSON is BootstrapJSON over TLS: the "tls" channel
+// credentials trust the server certificates signed by files.CAFile and,
+// with a certificate and key, present them for mutual TLS. The server's
+// certificate must name the host of serverAddr (an IP SAN for an IP).
+// gRPC-Go watches the files, so a renewed client certificate is used from
+// the next connection on.
+func BootstrapTLSJSON(serverAddr, nodeID, cluster string, files TLSFiles) []byte {
+	return marshalBootstrap(serverAddr, nodeID, cluster, channelCred{Type: "tls", Config: &tlsConfig{
+		CACertificateFile: files.CAFile, CertificateFile: files.CertFile, PrivateKeyFile: files.KeyFile,
+	}})
+}
+
+// marshalBootstrap returns the bootstrap of one server reached with creds.
+func marshalBootstrap(serverAddr, nodeID, cluster string, creds channelCred) []byte {
 	b := bootstrap{
 		XDSServers: []xdsServer{{
 			ServerURI:      serverAddr,
-			ChannelCreds:   []channelCred{{Type: "insecure"}},
+			ChannelCreds:   []channelCred{creds},
 			ServerFeatures: []string{"xds_v3", "ignore_resource_deletion"},
 		}},
 		Node: node{ID: nodeID, Cluster: cluster},

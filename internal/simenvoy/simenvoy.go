@@ -29,6 +29,7 @@ package simenvoy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -43,6 +44,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 )
@@ -68,6 +70,10 @@ type Config struct {
 	// with: its resources are kept and their versions sent as
 	// initial_resource_versions, as Envoy does after losing its server.
 	Resume State
+	// TLS, when set, connects over TLS with this client configuration
+	// (RootCAs to trust the server, Certificates for mutual TLS);
+	// nil connects in plaintext.
+	TLS *tls.Config
 }
 
 // TypeState is what the proxy has accepted of one type. For EDS and RDS,
@@ -147,7 +153,11 @@ func Start(ctx context.Context, addr string, cfg Config) (*Envoy, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "envoy"
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if cfg.TLS != nil {
+		creds = credentials.NewTLS(cfg.TLS)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
