@@ -59,12 +59,17 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
+	maxDrop, err := rollout.ParsePercent(cfg.MaxEndpointDrop)
+	if err != nil {
+		return nil, fmt.Errorf("--max-endpoint-drop: %w", err)
+	}
 	srv := xds.New(xds.Config{Logger: log, Registerer: reg, StaleAfter: cfg.StaleAfter, LoadReportInterval: cfg.LoadReportInterval})
 	pub, err := snapshot.NewPublisher(snapshot.PublisherConfig{
 		Sink:      xdssink.New(srv),
 		Translate: snapshot.Options{ListenerPort: cfg.EnvoyListenerPort, LoadReporting: cfg.LoadReporting},
 		Quiet:     cfg.DebounceQuiet, MaxDelay: cfg.DebounceMax,
 		Logger: log, Registerer: reg,
+		DropGuard: snapshot.DropGuardConfig{MaxDrop: maxDrop, Confirm: cfg.DropConfirm},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)

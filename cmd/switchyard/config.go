@@ -44,6 +44,13 @@ type serveConfig struct {
 	LoadReporting bool
 	// LoadReportInterval is how often clients are asked to report load.
 	LoadReportInterval time.Duration
+	// MaxEndpointDrop is the largest share of a service's serving
+	// endpoints one update may remove at once, as a percentage ("50%");
+	// a bigger drop is held for DropConfirm. "100%" turns the guard off.
+	MaxEndpointDrop string
+	// DropConfirm is how long a held drop must persist to be applied;
+	// zero applies every drop at once.
+	DropConfirm time.Duration
 }
 
 // defaultServeConfig returns the defaults; the Consul address follows
@@ -68,6 +75,9 @@ func defaultServeConfig() serveConfig {
 
 		LoadReporting:      true,
 		LoadReportInterval: time.Second,
+
+		MaxEndpointDrop: "50%",
+		DropConfirm:     10 * time.Second,
 	}
 }
 
@@ -100,6 +110,8 @@ func (c serveConfig) validate() error {
 		{"--rollout-tick", durationRange(c.RolloutTick, 50*time.Millisecond, time.Minute)},
 		{"--rollout-lock-ttl", durationRange(c.RolloutLockTTL, rollout.MinLockTTL, 10*time.Minute)},
 		{"--load-report-interval", durationRange(c.LoadReportInterval, 100*time.Millisecond, time.Minute)},
+		{"--max-endpoint-drop", percentRange(c.MaxEndpointDrop)},
+		{"--drop-confirm", durationRange(c.DropConfirm, 0, 10*time.Minute)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
@@ -156,6 +168,12 @@ func oneOf(s string, allowed ...string) error {
 		}
 	}
 	return fmt.Errorf("%q is not one of %v", s, allowed)
+}
+
+// percentRange checks a percentage from 0% to 100%, as rollouts take them.
+func percentRange(s string) error {
+	_, err := rollout.ParsePercent(s)
+	return err
 }
 
 func durationRange(d, lo, hi time.Duration) error {

@@ -42,5 +42,7 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&cfg.RolloutLockTTL, "rollout-lock-ttl", cfg.RolloutLockTTL, "TTL of the Consul session behind the rollout leader lock (10s–10m): another replica takes over from a leader that died without a word up to twice that later")
 	f.BoolVar(&cfg.LoadReporting, "load-reporting", cfg.LoadReporting, "name Switchyard as the LRS server of every cluster, so proxies report their request counts (used by rollout --max-error-rate)")
 	f.DurationVar(&cfg.LoadReportInterval, "load-report-interval", cfg.LoadReportInterval, "how often proxies are asked to send their load reports (100ms–1m)")
+	f.StringVar(&cfg.MaxEndpointDrop, "max-endpoint-drop", cfg.MaxEndpointDrop, "largest share of a service's serving endpoints one update may remove at once (0%–100%); a bigger drop is held for --drop-confirm; 100% turns the drop guard off")
+	f.DurationVar(&cfg.DropConfirm, "drop-confirm", cfg.DropConfirm, "how long a held endpoint drop must persist before it is applied (0s–10m; 0s applies drops at once)")
 	return cmd
 }
