@@ -36,11 +36,19 @@ type HeldDrop struct {
 
 // guarded is what the guard has in force for one service.
 type guarded struct {
-	// svc is the service as last applied: the baseline a drop is measured
-	// against, and whose instances a held drop keeps serving.
+	// svc is the service as last applied, and serving its endpoints.
 	svc     discovery.Service
 	serving int
-	hold    *HeldDrop
+	// peak is the service when it last had the most serving endpoints
+	// within the confirmation window (at peakAt): the baseline a drop is
+	// measured against, and whose instances a held drop keeps serving. A
+	// burst of deregistrations that straddles two publishes is thereby
+	// one drop, and so are steps under the threshold that add up to more
+	// within the window.
+	peak        discovery.Service
+	peakServing int
+	peakAt      time.Time
+	hold        *HeldDrop
 	// kept is set for a service Consul no longer lists that routes still
 	// reference: it is served with no instances.
 	kept bool
@@ -92,7 +100,10 @@ type guardReport struct {
 }
 
 // dropGuard holds back models that take most of a service's endpoints away
-// at once, until the drop has persisted for the confirmation window. It is
+// at once, until the drop has persisted for the confirmation window. A
+// drop is measured against the most endpoints the service served within
+// the window, so a burst split over two publishes, or steps under the
+// threshold, still count as one drop; a held drop serves that peak. It is
 // pure and clock-driven: apply is given the time, does no I/O and logs
 // nothing. Additions are never held: while a drop is held the service
 // serves the instances in force together with every instance Consul lists
@@ -195,14 +206,18 @@ func (g *dropGuard) decide(name string, st *guarded, raw *discovery.Service, now
 	}
 	if st == nil {
 		if raw != nil {
-			g.inForce[name] = &guarded{svc: *raw, serving: serving}
+			g.inForce[name] = &guarded{svc: *raw, serving: serving, peak: *raw, peakServing: serving, peakAt: now}
 		}
 		return raw, nil
 	}
+	if st.hold == nil && !now.Before(st.peakAt.Add(g.cfg.Confirm)) {
+		// The peak is older than the window: what is in force now is.
+		st.peak, st.peakServing, st.peakAt = st.svc, st.serving, now
+	}
 	var ev *dropEvent
-	if g.isDrop(st.serving, serving) {
+	if g.isDrop(st.peakServing, serving) {
 		if st.hold == nil {
-			st.hold = &HeldDrop{From: st.serving, Since: now, Until: now.Add(g.cfg.Confirm)}
+			st.hold = &HeldDrop{From: st.peakServing, Since: now, Until: now.Add(g.cfg.Confirm)}
 			ev = &dropEvent{kind: dropHeld, service: name}
 		}
 		st.hold.To = serving
@@ -210,25 +225,29 @@ func (g *dropGuard) decide(name string, st *guarded, raw *discovery.Service, now
 			if ev != nil {
 				ev.drop = *st.hold
 			}
-			return heldService(st.svc, raw), ev
+			return heldService(st.peak, raw), ev
 		}
 		ev = &dropEvent{kind: dropApplied, service: name, drop: *st.hold}
 	} else if st.hold != nil {
 		st.hold.To = serving
 		ev = &dropEvent{kind: dropRecovered, service: name, drop: *st.hold}
 	}
-	if raw != nil {
-		g.inForce[name] = &guarded{svc: *raw, serving: serving}
-		return raw, ev
+	st.hold = nil
+	out := raw
+	if raw == nil {
+		if !refs.has(name) {
+			delete(g.inForce, name)
+			return nil, ev
+		}
+		kept := st.svc
+		kept.Instances = nil
+		out = &kept
 	}
-	if !refs.has(name) {
-		delete(g.inForce, name)
-		return nil, ev
+	st.svc, st.serving, st.kept = *out, serving, raw == nil
+	if serving >= st.peakServing || ev != nil && ev.kind == dropApplied {
+		st.peak, st.peakServing, st.peakAt = *out, serving, now
 	}
-	kept := st.svc
-	kept.Instances = nil
-	g.inForce[name] = &guarded{svc: kept, kept: true}
-	return &kept, ev
+	return out, ev
 }
 
 // isDrop reports whether going from one number of serving endpoints to

@@ -90,7 +90,18 @@ func TestDropGuard(t *testing.T) {
 		{"exactly the threshold is applied, one more is held", on, []guardStep{
 			{0, guardModel(up("web", 20)), 20, false, 0},
 			{time.Second, guardModel(up("web", 10)), 10, false, 0},
-			{2 * time.Second, guardModel(up("web", 4)), 10, true, dropHeld},
+			{2*time.Second + confirm, guardModel(up("web", 4)), 10, true, dropHeld},
+		}},
+		{"steps under the threshold within the window add up", on, []guardStep{
+			{0, guardModel(up("web", 20)), 20, false, 0},
+			{100 * time.Millisecond, guardModel(up("web", 17)), 17, false, 0},
+			{200 * time.Millisecond, guardModel(up("web", 1)), 20, true, dropHeld},
+			{200*time.Millisecond + confirm, guardModel(up("web", 1)), 1, false, dropApplied},
+		}},
+		{"steps under the threshold further apart than the window do not", on, []guardStep{
+			{0, guardModel(up("web", 20)), 20, false, 0},
+			{time.Second, guardModel(up("web", 11)), 11, false, 0},
+			{2*time.Second + confirm, guardModel(up("web", 6)), 6, false, 0},
 		}},
 		{"recovery before the window clears the hold", on, []guardStep{
 			{0, guardModel(up("web", 20)), 20, false, 0},

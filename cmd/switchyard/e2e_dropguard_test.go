@@ -40,7 +40,8 @@ func TestDropGuardHoldsMassDeregistration(t *testing.T) {
 	start := time.Now()
 	deregisterAll(t, c, ids[1:])
 	t.Logf("19 deregistrations took %s", time.Since(start).Round(time.Millisecond))
-	sawHold, fewest := false, len(ids)
+	var heldAt time.Duration // when /v1/services first showed the hold
+	sawHold, fewest, full := false, len(ids), 0
 	for {
 		counts := batch()
 		elapsed := time.Since(start)
@@ -56,8 +57,16 @@ func TestDropGuardHoldsMassDeregistration(t *testing.T) {
 			if len(counts) < 2 {
 				t.Fatalf("after %s the client reaches %v, inside the window", elapsed, counts)
 			}
+			// Once the hold has been published for a second, the client
+			// reaches every instance of the peak.
+			if sawHold && elapsed > heldAt+time.Second {
+				if !servedBy(counts, ids...) {
+					t.Fatalf("after %s, held since %s, the client reaches %d of 20 instances", elapsed, heldAt, len(counts))
+				}
+				full++
+			}
 			if d := heldDrop(t, sy, "web"); d != nil && !sawHold {
-				sawHold = true
+				sawHold, heldAt = true, elapsed
 				t.Logf("held after %s: %+v", elapsed.Round(time.Millisecond), *d)
 			}
 		}
@@ -68,7 +77,10 @@ func TestDropGuardHoldsMassDeregistration(t *testing.T) {
 	if !sawHold {
 		t.Errorf("/v1/services never showed the held drop inside the window")
 	}
-	t.Logf("inside the window every batch reached at least %d of 20 instances", fewest)
+	t.Logf("inside the window every batch reached at least %d of 20 instances; %d batches after the hold settled reached all 20", fewest, full)
+	if full == 0 {
+		t.Errorf("no batch inside the window was checked to reach all 20 instances")
+	}
 	if d := heldDrop(t, sy, "web"); d != nil {
 		t.Errorf("drop applied but /v1/services still shows it held: %+v", *d)
 	}
@@ -121,4 +133,3 @@ func heldDrop(t *testing.T, sy *testSwitchyard, service string) *snapshot.HeldDr
 	}
 	return nil
 }
-
