@@ -165,9 +165,10 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 				p.publishModel(m)
 			}
 		case <-guardDue.C:
-			armed = time.Time{}
+			// A pending model is published soon and guarded then; armed
+			// stays, so the timer is not re-armed in the past meanwhile.
 			if pending == nil {
-				// A pending model is published soon and guarded then.
+				armed = time.Time{}
 				m := p.last
 				m.Observed = time.Time{}
 				p.publishModel(m)
