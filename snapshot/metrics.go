@@ -15,6 +15,10 @@ type metrics struct {
 	// byService are rejected (1) and downgrade counts by service.
 	rejectedBy   *prometheus.GaugeVec
 	downgradesBy *prometheus.GaugeVec
+	// dropsHeld counts the services whose drop is held, dropEvents the
+	// drops held, applied and recovered.
+	dropsHeld  prometheus.Gauge
+	dropEvents *prometheus.CounterVec
 }
 
 // newMetrics creates the metrics and registers them if reg is not nil.
@@ -61,10 +65,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "switchyard_config_entry_service_downgrades",
 			Help: "Config-entry settings of a service that a flavour cannot express, by service and flavour.",
 		}, []string{"service", "flavour"}),
+		dropsHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchyard_endpoint_drops_held",
+			Help: "Services whose drop of endpoints is held back by the drop guard (which ones: held_drop in /v1/services).",
+		}),
+		dropEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_endpoint_drops_total",
+			Help: "Drops of endpoints the drop guard held, applied after the confirmation window, or saw recover while held, by result.",
+		}, []string{"result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.publishes, m.unchanged, m.failures, m.warnings, m.lastPublish, m.buildTime, m.rejected, m.downgrades,
-			m.rejectedBy, m.downgradesBy)
+			m.rejectedBy, m.downgradesBy, m.dropsHeld, m.dropEvents)
 	}
 	return m
 }

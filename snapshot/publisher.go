@@ -35,6 +35,9 @@ type PublisherConfig struct {
 	// clients take the routes that stop using them first (make before
 	// break); zero means DefaultRemovalDelay.
 	RemovalDelay time.Duration
+	// DropGuard holds back models that take most of a service's endpoints
+	// away at once (see dropGuard); the zero value holds nothing.
+	DropGuard DropGuardConfig
 }
 
 // DefaultRemovalDelay is PublisherConfig.RemovalDelay's default.
@@ -52,8 +55,8 @@ type PublishStatus struct {
 	LastError   string
 	LastErrorAt time.Time
 	// Services holds, by name, every service whose L7 config entries are
-	// rejected or partly expressed; services with nothing to report are
-	// left out.
+	// rejected or partly expressed, or whose endpoints' drop is held;
+	// services with nothing to report are left out.
 	Services map[string]ServiceStatus
 }
 
@@ -67,6 +70,9 @@ type ServiceStatus struct {
 	// Downgrades lists, by flavour, each setting that flavour's clients
 	// cannot take and how it was mapped or left out.
 	Downgrades map[string][]string `json:"downgrades,omitempty"`
+	// HeldDrop is the drop of the service's endpoints the drop guard
+	// holds back, while it does: the endpoints in force keep serving.
+	HeldDrop *HeldDrop `json:"held_drop,omitempty"`
 }
 
 // Publisher turns discovery models into validated, versioned updates: it
@@ -86,6 +92,9 @@ type Publisher struct {
 	// last is the model published last.
 	removals, settle bool
 	last             discovery.Model
+	// guard holds back mass drops of endpoints; last is the model before
+	// it, so that a re-run (a follow-up, a hold's expiry) guards it again.
+	guard *dropGuard
 
 	mu     sync.Mutex
 	status PublishStatus
@@ -124,6 +133,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		log:      cfg.Logger.With("component", "snapshot"),
 		metrics:  newMetrics(cfg.Registerer),
 		builders: builders,
+		guard:    newDropGuard(cfg.DropGuard),
 		status:   PublishStatus{Versions: map[Flavour]Versions{}},
 	}, nil
 }
@@ -136,6 +146,12 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 	followUp := time.NewTimer(time.Hour)
 	followUp.Stop()
 	defer followUp.Stop()
+	// guardDue fires when the earliest held drop is due, so that it is
+	// applied even if no model comes; armed is the time it is set for.
+	guardDue := time.NewTimer(time.Hour)
+	guardDue.Stop()
+	defer guardDue.Stop()
+	var armed time.Time
 	var pending *discovery.Model
 	for {
 		select {
@@ -144,6 +160,15 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 		case <-followUp.C:
 			if pending == nil {
 				// A follow-up carries no change discovery saw.
+				m := p.last
+				m.Observed = time.Time{}
+				p.publishModel(m)
+			}
+		case <-guardDue.C:
+			// A pending model is published soon and guarded then; armed
+			// stays, so the timer is not re-armed in the past meanwhile.
+			if pending == nil {
+				armed = time.Time{}
 				m := p.last
 				m.Observed = time.Time{}
 				p.publishModel(m)
@@ -174,14 +199,23 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 			p.removals = false
 			followUp.Reset(p.cfg.RemovalDelay)
 		}
+		if due := p.guard.next(); !due.Equal(armed) {
+			armed = due
+			guardDue.Stop()
+			if !due.IsZero() {
+				guardDue.Reset(time.Until(due))
+			}
+		}
 	}
 }
 
 // publishModel builds and publishes every flavour of one model at once,
 // without coalescing. Only Run's goroutine calls it, which keeps publishes in
 // order.
-func (p *Publisher) publishModel(m discovery.Model) {
-	p.last = m
+func (p *Publisher) publishModel(raw discovery.Model) {
+	p.last = raw
+	m, drops := p.guard.apply(raw, time.Now())
+	p.recordDrops(drops)
 	ok := true
 	for _, f := range Flavours() {
 		if err := p.publishFlavour(m, f); err != nil {
@@ -300,7 +334,7 @@ func (p *Publisher) recordServices(f Flavour, b *memoBuilder) {
 		total += len(list)
 	}
 	for name, st := range next {
-		if st.Rejected == "" && len(st.Downgrades) == 0 {
+		if st.Rejected == "" && len(st.Downgrades) == 0 && st.HeldDrop == nil {
 			delete(next, name)
 		}
 	}

@@ -86,6 +86,10 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
+	maxDrop, err := rollout.ParsePercent(cfg.MaxEndpointDrop)
+	if err != nil {
+		return nil, fmt.Errorf("--max-endpoint-drop: %w", err)
+	}
 	xcfg := xdsConfig(cfg, log, reg)
 	if xcfg.TLS, err = serverTLS(cfg.TLS, log, reg); err != nil {
 		return nil, err
@@ -97,6 +101,7 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 		Translate: snapshot.Options{ListenerPort: cfg.EnvoyListenerPort, LoadReporting: cfg.LoadReporting},
 		Quiet:     cfg.DebounceQuiet, MaxDelay: cfg.DebounceMax,
 		Logger: log, Registerer: reg,
+		DropGuard: snapshot.DropGuardConfig{MaxDrop: maxDrop, Confirm: cfg.DropConfirm},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)

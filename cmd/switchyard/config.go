@@ -59,6 +59,13 @@ type serveConfig struct {
 	ConsulTokenPoll time.Duration
 	// TLS serves xDS over TLS or mutual TLS; its zero value is plaintext.
 	TLS serveTLS
+	// MaxEndpointDrop is the largest share of a service's serving
+	// endpoints one update may remove at once, as a percentage ("50%");
+	// a bigger drop is held for DropConfirm. "100%" turns the guard off.
+	MaxEndpointDrop string
+	// DropConfirm is how long a held drop must persist to be applied;
+	// zero applies every drop at once.
+	DropConfirm time.Duration
 }
 
 // serveTLS is how xDS is secured.
@@ -115,6 +122,8 @@ func defaultServeConfig() serveConfig {
 		},
 		ConsulTokenFile: os.Getenv(api.HTTPTokenFileEnvName),
 		ConsulTokenPoll: discovery.DefaultTokenPoll,
+		MaxEndpointDrop: "50%",
+		DropConfirm:     10 * time.Second,
 	}
 }
 
@@ -153,6 +162,8 @@ func (c serveConfig) validate() error {
 		{"--max-connection-age", durationRange(c.XDSLimits.MaxConnectionAge, 10*time.Second, 24*time.Hour)},
 		{"--shutdown-grace", durationRange(c.XDSLimits.ShutdownGrace, 100*time.Millisecond, 10*time.Minute)},
 		{"--max-new-streams-per-second", floatRange(c.XDSLimits.MaxNewStreamsPerSecond, 1, 100000)},
+		{"--max-endpoint-drop", percentRange(c.MaxEndpointDrop)},
+		{"--drop-confirm", durationRange(c.DropConfirm, 0, 10*time.Minute)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
@@ -271,6 +282,12 @@ func oneOf(s string, allowed ...string) error {
 		}
 	}
 	return fmt.Errorf("%q is not one of %v", s, allowed)
+}
+
+// percentRange checks a percentage from 0% to 100%, as rollouts take them.
+func percentRange(s string) error {
+	_, err := rollout.ParsePercent(s)
+	return err
 }
 
 func durationRange(d, lo, hi time.Duration) error {

@@ -34,8 +34,9 @@ type testSwitchyard struct {
 // startSwitchyard runs Switchyard against a Consul on loopback ports and waits
 // until /readyz says ready. Each option may change the configuration first.
 //
-// It does not register the replica in Consul unless an option sets
-// Register (withRegister): a registration is a Consul service of its own,
+// The drop guard is off unless an option sets DropConfirm. It does not
+// register the replica in Consul unless an option sets Register
+// (withRegister): a registration is a Consul service of its own,
 // named by the replica's random admin port and checked on its own clock,
 // so it would move the versions and resources the other tests pin.
 func startSwitchyard(t *testing.T, consulAddr string, opts ...func(*serveConfig)) *testSwitchyard {
@@ -46,6 +47,9 @@ func startSwitchyard(t *testing.T, consulAddr string, opts ...func(*serveConfig)
 	cfg.AdminAddr = "127.0.0.1:0"
 	cfg.ConsulWait = 30 * time.Second
 	cfg.Register = false
+	// The drop guard holds a service's failover for --drop-confirm; only
+	// its own tests turn it on (e2e_dropguard_test.go).
+	cfg.DropConfirm = 0
 	for _, o := range opts {
 		o(&cfg)
 	}

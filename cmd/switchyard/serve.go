@@ -48,6 +48,8 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&cfg.TLS.ClientCAFile, "tls-client-ca", "", "PEM CA bundle: require xDS clients to present a certificate it signed (mutual TLS; reloaded when the file changes)")
 	f.BoolVar(&cfg.TLS.AuthzNodeIdentity, "authz-node-identity", false, "refuse a stream whose node.cluster is not a DNS or URI SAN (or a URI SAN's last path segment) of its client certificate; needs --tls-client-ca")
 	f.BoolVar(&cfg.TLS.Insecure, "insecure", false, "allow plaintext xDS on an --xds-addr that is not loopback")
+	f.StringVar(&cfg.MaxEndpointDrop, "max-endpoint-drop", cfg.MaxEndpointDrop, "largest share of a service's serving endpoints one update may remove at once (0%–100%); a bigger drop is held for --drop-confirm; 100% turns the drop guard off")
+	f.DurationVar(&cfg.DropConfirm, "drop-confirm", cfg.DropConfirm, "how long a held endpoint drop must persist before it is applied (0s–10m; 0s applies drops at once)")
 	return cmd
 }
 
