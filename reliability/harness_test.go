@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,9 +40,13 @@ type env struct {
 	// the registry while Switchyard cannot see it.
 	direct   *api.Client
 	proxy    *faultproxy.Proxy
-	backends map[string]*echo.Backend
-	sy       *serveproc.Proc
-	starts   int
+	sy     *serveproc.Proc
+	starts int
+
+	// mu guards ports, which the samplers read while the test registers.
+	mu sync.Mutex
+	// ports maps each backend's port to its instance id.
+	ports map[uint32]string
 }
 
 // newEnv starts Consul and the fault proxy in front of it.
@@ -50,7 +55,7 @@ func newEnv(t *testing.T) *env {
 	if testing.Short() {
 		t.Skip("fault-injection scenarios wait out real outages; skipped with -short")
 	}
-	e := &env{t: t, bin: switchyardBinary.get(t), backends: map[string]*echo.Backend{}}
+	e := &env{t: t, bin: switchyardBinary.get(t), ports: map[uint32]string{}}
 	e.consul = consulagent.StartT(t)
 	c, err := e.consul.Client()
 	if err != nil {
@@ -77,7 +82,9 @@ func (e *env) addBackend(service, id string) {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(b.Stop)
-	e.backends[id] = b
+	e.mu.Lock()
+	e.ports[uint32(b.Port)] = id
+	e.mu.Unlock()
 	err = e.direct.Agent().ServiceRegister(&api.AgentServiceRegistration{
 		ID: id, Name: service, Address: "127.0.0.1", Port: b.Port,
 		Check: &api.AgentServiceCheck{CheckID: "ttl:" + id, TTL: "10m", Status: api.HealthPassing},

@@ -28,10 +28,9 @@ func (e *env) envoyInstances(sim *simenvoy.Envoy, service string) map[string]boo
 	if !ok {
 		return out
 	}
-	byPort := map[uint32]string{}
-	for id, b := range e.backends {
-		byPort[uint32(b.Port)] = id
-	}
+	e.mu.Lock()
+	byPort := maps.Clone(e.ports)
+	e.mu.Unlock()
 	for _, loc := range cla.GetEndpoints() {
 		for _, lb := range loc.GetLbEndpoints() {
 			if h := lb.GetHealthStatus(); h != corev3.HealthStatus_UNKNOWN && h != corev3.HealthStatus_HEALTHY {
