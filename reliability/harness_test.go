@@ -38,8 +38,8 @@ type env struct {
 	consul *consulagent.Agent
 	// direct talks to Consul without the proxy, so the test can change
 	// the registry while Switchyard cannot see it.
-	direct   *api.Client
-	proxy    *faultproxy.Proxy
+	direct *api.Client
+	proxy  *faultproxy.Proxy
 	sy     *serveproc.Proc
 	starts int
 
