@@ -271,3 +271,22 @@ func (a *Agent) LogTail() string {
 func (a *Agent) PID() int {
 	return a.cmd.Process.Pid
 }
+
+// Pause stops the agent with SIGSTOP, as a hung process or a paused VM
+// would: its sockets stay open and nothing answers. Call Resume before
+// Stop, which cannot end a stopped agent gracefully.
+func (a *Agent) Pause() error {
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("pause consul agent: %w", err)
+	}
+	return nil
+}
+
+// Resume continues a paused agent with SIGCONT. Resuming an agent that
+// runs is harmless.
+func (a *Agent) Resume() error {
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("resume consul agent: %w", err)
+	}
+	return nil
+}

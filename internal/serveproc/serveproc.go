@@ -41,6 +41,10 @@ type Options struct {
 	// ExtraArgs follow the address flags on the serve command line, for
 	// example "--log-level", "warn".
 	ExtraArgs []string
+	// XDSAddr and AdminAddr, when set, are the addresses to serve on, for
+	// example those of an earlier Proc to restart on the same ports; empty
+	// means a free loopback port each.
+	XDSAddr, AdminAddr string
 }
 
 // Proc is a running `switchyard serve` child process. It runs in a process
@@ -60,14 +64,14 @@ type Proc struct {
 }
 
 // Start runs opts.Binary as `switchyard serve` against opts.ConsulAddr on
-// two free loopback ports. It returns once the process has started; call
+// opts.XDSAddr and opts.AdminAddr, or free loopback ports. It returns once the process has started; call
 // WaitReady to wait until it serves, and Stop in every case.
 func Start(opts Options) (*Proc, error) {
-	xdsAddr, err := freeLoopbackAddr()
+	xdsAddr, err := addrOrFree(opts.XDSAddr)
 	if err != nil {
 		return nil, err
 	}
-	adminAddr, err := freeLoopbackAddr()
+	adminAddr, err := addrOrFree(opts.AdminAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -259,6 +263,14 @@ func (p *Proc) exited() bool {
 	default:
 		return false
 	}
+}
+
+// addrOrFree returns addr, or a free loopback address when it is empty.
+func addrOrFree(addr string) (string, error) {
+	if addr != "" {
+		return addr, nil
+	}
+	return freeLoopbackAddr()
 }
 
 // freeLoopbackAddr returns a 127.0.0.1 address whose port was free a moment
