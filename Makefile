@@ -4,7 +4,7 @@
 GO          ?= go
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 PKGS        := ./...
-GOFILES_DIRS := cmd discovery envoy snapshot xds internal examples tools rollout
+GOFILES_DIRS := cmd discovery envoy snapshot xds internal examples tools rollout reliability
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
 
