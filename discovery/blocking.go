@@ -9,6 +9,10 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// queryDeadlineSlack is how long past its wait time (and Consul's jitter)
+// a blocking query may take before it is abandoned as stuck.
+const queryDeadlineSlack = 5 * time.Second
+
 // queryObserver is told the outcome of every query a watch makes, for
 // status, metrics and logs.
 type queryObserver interface {
@@ -18,6 +22,9 @@ type queryObserver interface {
 	queryFailed(endpoint, path string, err error, retryIn time.Duration, failures int)
 	// loaded reports whether a complete model has been sent.
 	loaded() bool
+	// watchStopped is told that the watch of path stopped, so that its
+	// last failure no longer counts.
+	watchStopped(path string)
 }
 
 // blockingWatch runs one Consul blocking query over and over, following
@@ -49,6 +56,7 @@ type blockingWatch[T any] struct {
 // so that the last known state stays in force. Failed queries are retried
 // after a capped, jittered exponential backoff.
 func (w *blockingWatch[T]) run(ctx context.Context) error {
+	defer w.observer.watchStopped(w.path)
 	limiter := rate.NewLimiter(w.cfg.RateLimit, w.cfg.RateBurst)
 	var (
 		index    uint64
@@ -63,7 +71,11 @@ func (w *blockingWatch[T]) run(ctx context.Context) error {
 		q := &api.QueryOptions{Datacenter: w.datacenter, WaitIndex: index, WaitTime: w.cfg.WaitTime}
 		sent := time.Now()
 		qctx, stop, abandoned := w.epoch.queryContext(ctx)
+		// A query past its wait time (Consul adds up to 1/16 of jitter)
+		// and some slack is stuck on a connection that died silently.
+		qctx, cancel := context.WithTimeout(qctx, w.cfg.WaitTime+w.cfg.WaitTime/16+queryDeadlineSlack)
 		v, meta, err := w.fetch(q.WithContext(qctx))
+		cancel()
 		stop()
 		if ctx.Err() != nil {
 			return nil
@@ -84,7 +96,7 @@ func (w *blockingWatch[T]) run(ctx context.Context) error {
 			index = 0
 			delay := backoff(failures, w.cfg.MinBackoff, w.cfg.MaxBackoff)
 			w.observer.queryFailed(w.endpoint, w.path, err, delay, failures)
-			if !sleepCtx(ctx, delay) {
+			if !w.epoch.sleep(ctx, delay) {
 				return nil
 			}
 			continue

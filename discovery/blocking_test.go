@@ -72,6 +72,8 @@ func (o *recordingObserver) queryFailed(string, string, error, time.Duration, in
 }
 func (o *recordingObserver) loaded() bool { return false }
 
+func (o *recordingObserver) watchStopped(string) {}
+
 // TestBlockingWatchFollowsIndexRules drives the loop with a scripted fetch:
 // an index going backwards cannot be produced on demand with a real agent.
 // Everything else about the watch is tested against a real agent.

@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // epoch lets the source abandon every blocking query in flight at once:
@@ -39,6 +40,23 @@ func (e *epoch) abandon() {
 	defer e.mu.Unlock()
 	e.cancel()
 	e.ctx, e.cancel = context.WithCancel(e.root)
+}
+
+// sleep waits for d, or less when the epoch ends first (Consul is back
+// after an outage, or its indexes went backwards: retry now), and reports
+// whether ctx is still live. A nil epoch just sleeps.
+func (e *epoch) sleep(ctx context.Context, d time.Duration) bool {
+	if e == nil {
+		return sleepCtx(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-e.current().Done():
+	case <-ctx.Done():
+	}
+	return ctx.Err() == nil
 }
 
 // queryContext returns a context for one query of a watch running under

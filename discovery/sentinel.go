@@ -14,21 +14,38 @@ const (
 	sentinelServicesPath = "/v1/catalog/services"
 	sentinelChecksPath   = "/v1/health/state/any"
 	sentinelFilter       = `ServiceName == "switchyard-index-sentinel-matches-nothing"`
+	// sentinelEndpoint labels the sentinel's queries in metrics.
+	sentinelEndpoint = "sentinel"
+	// sentinelTimeout bounds each of its reads: Consul answers a plain
+	// read at once, so a slower one means Consul is not answering.
+	sentinelTimeout = 2 * time.Second
 )
 
-// indexSentinel notices that Consul's indexes went backwards — a snapshot
-// restore, or the agent now talking to another cluster — which blocking
-// queries alone do not: a query already waiting above the restored index
-// waits out its wait time (the agent's streaming health views do not wake
-// on a restore at all). Every Config.IndexCheck it reads the services
-// and checks tables' indexes; when one is lower than before, it abandons
-// the epoch, so every watch starts again with a plain read.
+// indexSentinel checks, every Config.IndexCheck, that Consul answers and
+// that its indexes did not go backwards; blocking queries alone notice
+// neither in time.
+//
+//   - A snapshot restore (or the agent now talking to another cluster)
+//     sends the indexes back, and a query already waiting above the
+//     restored index waits out its wait time: the agent's streaming health
+//     views do not wake on a restore at all.
+//   - A Consul that stops answering (partitioned, paused) leaves the
+//     blocking queries waiting without an error, so nothing would say
+//     Consul is failing.
+//
+// The sentinel reads the services and checks tables' indexes with a short
+// timeout; a failed read counts as a failing query in Status, and when
+// Consul answers again after failing, or an index went backwards, it ends
+// the epoch: every watch's query in flight or backoff starts again at once
+// with a plain read.
 type indexSentinel struct {
 	src        *ConsulSource
 	datacenter string
 	epoch      *epoch
-	// last are the indexes of the last answer, by path.
-	last map[string]uint64
+	// last are the indexes of the last answers, by path; failures counts
+	// the failed checks in a row.
+	last     map[string]uint64
+	failures int
 }
 
 // run checks at once, then every Config.IndexCheck until ctx is done.
@@ -43,40 +60,63 @@ func (s *indexSentinel) run(ctx context.Context) {
 			case <-t.C:
 			}
 		}
-		if s.wentBackwards(ctx) {
-			s.src.metrics.indexResets.Inc()
-			s.src.log.WarnContext(ctx, "consul's index went backwards (a snapshot restore, or another cluster): every watch reads afresh")
-			s.epoch.abandon()
-		}
+		s.check(ctx)
 	}
 }
 
-// wentBackwards reads both indexes and reports whether either is lower
-// than the last read's. A failed read says nothing; the watches report
-// Consul's failures.
-func (s *indexSentinel) wentBackwards(ctx context.Context) bool {
+// check reads both indexes and acts on what they say.
+func (s *indexSentinel) check(ctx context.Context) {
+	back, err := s.read(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	switch {
+	case err != nil:
+		s.failures++
+		s.src.queryFailed(sentinelEndpoint, sentinelServicesPath, err, s.src.cfg.IndexCheck, s.failures)
+	case s.failures > 0:
+		s.src.log.InfoContext(ctx, "consul answers again: every watch queries afresh", "failed_checks", s.failures)
+		s.failures = 0
+		s.epoch.abandon()
+	case back:
+		s.src.metrics.indexResets.Inc()
+		s.src.log.WarnContext(ctx, "consul's index went backwards (a snapshot restore, or another cluster): every watch reads afresh")
+		s.epoch.abandon()
+	}
+}
+
+// read reads both indexes, reporting whether either is lower than at the
+// last read, or the first error.
+func (s *indexSentinel) read(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, sentinelTimeout)
+	defer cancel()
 	q := (&api.QueryOptions{Datacenter: s.datacenter, Filter: sentinelFilter}).WithContext(ctx)
-	reads := map[string]func() (*api.QueryMeta, error){
-		sentinelServicesPath: func() (*api.QueryMeta, error) {
+	reads := []struct {
+		path string
+		read func() (*api.QueryMeta, error)
+	}{
+		{sentinelServicesPath, func() (*api.QueryMeta, error) {
 			_, meta, err := s.src.cfg.Client.Catalog().Services(q)
 			return meta, err
-		},
-		sentinelChecksPath: func() (*api.QueryMeta, error) {
+		}},
+		{sentinelChecksPath, func() (*api.QueryMeta, error) {
 			_, meta, err := s.src.cfg.Client.Health().State(api.HealthAny, q)
 			return meta, err
-		},
+		}},
 	}
 	back := false
-	for path, read := range reads {
-		meta, err := read()
+	for _, r := range reads {
+		sent := time.Now()
+		meta, err := r.read()
 		if err != nil {
-			continue
+			return false, err
 		}
-		if prev, ok := s.last[path]; ok && meta.LastIndex < prev {
+		s.src.querySucceeded(sentinelEndpoint, sentinelServicesPath, meta, time.Since(sent))
+		if prev, ok := s.last[r.path]; ok && meta.LastIndex < prev {
 			back = true
 		}
-		s.last[path] = meta.LastIndex
+		s.last[r.path] = meta.LastIndex
 	}
 	s.src.metrics.index.Set(float64(max(s.last[sentinelServicesPath], s.last[sentinelChecksPath])))
-	return back
+	return back, nil
 }

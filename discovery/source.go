@@ -92,7 +92,7 @@ func (s *ConsulSource) datacenter(ctx context.Context) (string, error) {
 		var self struct{ Config struct{ Datacenter string } }
 		_, err := s.cfg.Client.Raw().Query(selfPath, &self, (&api.QueryOptions{}).WithContext(ctx))
 		if err == nil && self.Config.Datacenter != "" {
-			s.status.succeeded(time.Now())
+			s.status.succeeded(selfPath, time.Now())
 			return self.Config.Datacenter, nil
 		}
 		if err == nil {
@@ -102,11 +102,11 @@ func (s *ConsulSource) datacenter(ctx context.Context) (string, error) {
 			break
 		}
 		if perr := asPermissionError(selfPath, err); perr != nil {
-			s.status.failed(perr, time.Now())
+			s.status.failed(selfPath, perr, time.Now())
 			return "", fmt.Errorf("read the agent's datacenter (a token without agent:read needs the datacenter set explicitly): %w", perr)
 		}
 		delay := backoff(failures, s.cfg.MinBackoff, s.cfg.MaxBackoff)
-		s.status.failed(err, time.Now())
+		s.status.failed(selfPath, err, time.Now())
 		s.log.WarnContext(ctx, "consul query failed", "path", selfPath, "error", err, "retry_in", delay)
 		sleepCtx(ctx, delay)
 	}
@@ -117,7 +117,7 @@ func (s *ConsulSource) datacenter(ctx context.Context) (string, error) {
 func (s *ConsulSource) querySucceeded(endpoint, path string, meta *api.QueryMeta, took time.Duration) {
 	now := time.Now()
 	s.metrics.queryTime.WithLabelValues(endpoint).Observe(took.Seconds())
-	s.status.succeeded(now)
+	s.status.succeeded(path, now)
 	s.metrics.requests.WithLabelValues(endpoint, "ok").Inc()
 	s.metrics.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
 	if meta != nil && meta.ResultsFilteredByACLs {
@@ -125,6 +125,11 @@ func (s *ConsulSource) querySucceeded(endpoint, path string, meta *api.QueryMeta
 		s.metrics.aclFiltered.Inc()
 		s.log.Warn("consul filtered results by ACLs; the token cannot see every service or instance", "path", path)
 	}
+}
+
+// watchStopped forgets the failure of a watch that stopped.
+func (s *ConsulSource) watchStopped(path string) {
+	s.status.forget(path)
 }
 
 // loaded reports whether the first complete model has been sent.
@@ -137,7 +142,7 @@ func (s *ConsulSource) loaded() bool {
 // at its 1st, 2nd, 4th, 8th… failure in a row, so that an outage with many
 // watches does not flood the log; status and metrics count every one.
 func (s *ConsulSource) queryFailed(endpoint, path string, err error, retryIn time.Duration, failures int) {
-	s.status.failed(err, time.Now())
+	s.status.failed(path, err, time.Now())
 	s.metrics.requests.WithLabelValues(endpoint, "error").Inc()
 	if retryIn == 0 {
 		s.log.Error("consul refused query; not retrying", "path", path, "error", err)

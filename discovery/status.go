@@ -17,6 +17,11 @@ type Status struct {
 	// Consul recovers; LastErrorAt before LastSuccess means it is over.
 	LastError   string
 	LastErrorAt time.Time
+	// Failing counts the queries (watches, reads, the index sentinel)
+	// whose last attempt failed: while it is above zero the model may be
+	// missing Consul's latest changes. One query answering does not
+	// clear another's failure.
+	Failing int
 	// Services and Instances count what the last sent model holds.
 	Services  int
 	Instances int
@@ -26,6 +31,8 @@ type Status struct {
 type statusTracker struct {
 	mu sync.Mutex
 	s  Status
+	// failing are the paths whose last query failed.
+	failing map[string]struct{}
 	// publishes counts sent models, so tests can tell that nothing was sent.
 	publishes int
 }
@@ -37,19 +44,39 @@ func (t *statusTracker) get() Status {
 	return t.s
 }
 
-// succeeded records a query Consul answered at now.
-func (t *statusTracker) succeeded(now time.Time) {
+// succeeded records that Consul answered the query of path at now.
+func (t *statusTracker) succeeded(path string, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.s.LastSuccess = now
+	t.forgetLocked(path)
 }
 
-// failed records a failed query at now.
-func (t *statusTracker) failed(err error, now time.Time) {
+// failed records a failed query of path at now.
+func (t *statusTracker) failed(path string, err error, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.s.LastError = err.Error()
 	t.s.LastErrorAt = now
+	if t.failing == nil {
+		t.failing = map[string]struct{}{}
+	}
+	t.failing[path] = struct{}{}
+	t.s.Failing = len(t.failing)
+}
+
+// forget drops path's failure: its watch stopped (the service left, or
+// another watch covers it).
+func (t *statusTracker) forget(path string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.forgetLocked(path)
+}
+
+// forgetLocked is forget with mu held.
+func (t *statusTracker) forgetLocked(path string) {
+	delete(t.failing, path)
+	t.s.Failing = len(t.failing)
 }
 
 // published records that m was sent.

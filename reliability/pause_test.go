@@ -45,7 +45,7 @@ func TestFailureMode01ConsulPaused(t *testing.T) {
 		}
 	})
 	if !failing {
-		t.Logf("WEAKNESS: /status never showed consul failing while the agent was stopped for %s", pausedFor)
+		t.Errorf("/status never showed consul failing while the agent was stopped for %s", pausedFor)
 	}
 	if err := w.consul.Resume(); err != nil {
 		t.Fatal(err)

@@ -31,17 +31,18 @@ type adminStatus struct {
 	Services map[string]snapshot.ServiceStatus `json:"services,omitempty"`
 }
 
-// consulStatus is the Consul part of /status. While the last query failed,
-// Failing is true and Age says how old the state in force is (time since the
-// last answered query); otherwise Age is zero.
+// consulStatus is the Consul part of /status. While one of discovery's
+// queries is failing, Failing is true and Age says how long ago Consul
+// last answered any query; otherwise Age is zero.
 type consulStatus struct {
 	Ready       bool      `json:"ready"`
 	LastSuccess time.Time `json:"last_success"`
 	Age         string    `json:"age"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-	// Failing is true while the last query failed: the state in force is
-	// Age old.
+	// Failing is true while the last attempt of any of discovery's
+	// queries (a watch, a read, the index sentinel's liveness check)
+	// failed: the state in force may be missing changes.
 	Failing   bool `json:"failing"`
 	Services  int  `json:"services"`
 	Instances int  `json:"instances"`
@@ -116,7 +117,7 @@ func (a *app) status() adminStatus {
 		Ready: a.ready(),
 		Consul: consulStatus{
 			Ready: src.Ready, LastSuccess: src.LastSuccess, LastError: src.LastError,
-			LastErrorAt: src.LastErrorAt, Failing: src.LastErrorAt.After(src.LastSuccess),
+			LastErrorAt: src.LastErrorAt, Failing: src.Failing > 0,
 			Services: src.Services, Instances: src.Instances,
 		},
 		Versions:    map[string]map[string]string{},
