@@ -54,9 +54,19 @@ func TestFirstModelOnlyAfterFullLoad(t *testing.T) {
 	if m.Datacenter != "dc1" {
 		t.Errorf("model datacenter = %q, want the agent's dc1", m.Datacenter)
 	}
-	web := m.Services[slices.IndexFunc(m.Services, func(s Service) bool { return s.Name == "web" })]
-	// A dev agent's node has this meta and a passing serfHealth check.
+	// A dev agent's node has this meta and a passing serfHealth check; the
+	// agent may add the meta just after the first model (its node sync
+	// races the registrations), so the detail is checked on the model
+	// that carries it.
 	nodeMeta := map[string]string{"consul-network-segment": ""}
+	hasNodeMeta := func(m Model) bool {
+		in, ok := instance(m, "web", "web-1")
+		return ok && maps.Equal(in.NodeMeta, nodeMeta)
+	}
+	if !hasNodeMeta(m) {
+		m = h.waitModel("web's node meta", hasNodeMeta)
+	}
+	web := m.Services[slices.IndexFunc(m.Services, func(s Service) bool { return s.Name == "web" })]
 	serf := Check{CheckID: "serfHealth", Name: "Serf Health Status", Status: api.HealthPassing}
 	webCheck := func(id, status string) Check {
 		return Check{CheckID: "ttl-" + id, Name: "Service 'web' check", Status: status, ServiceID: id}
