@@ -20,6 +20,9 @@ const (
 	rejectMessage = "reliability: every route configuration is refused"
 	// partitionFor is how long one gRPC client is cut off from Switchyard.
 	partitionFor = 20 * time.Second
+	// changeEvery paces the Consul changes, so that six of them take
+	// about ten seconds.
+	changeEvery = 1700 * time.Millisecond
 )
 
 // registryChange is one step of the Consul changes a scenario makes: an
@@ -42,10 +45,12 @@ var changes = []registryChange{
 }
 
 // TestFailureMode09StalledAndRejectingClients covers FAILURE_MODES rows 7
-// and 9 end to end: beside the usual world under load, a raw ADS client
-// subscribes like an Envoy and never reads again, and a simulated Envoy
-// NACKs every route configuration. Six Consul changes follow, one at a
-// time. About 30 s.
+// and 9 end to end: beside the usual world under load and a service of
+// 1,200 instances, a raw ADS client subscribes like an Envoy and never reads
+// again, and a simulated Envoy NACKs every route configuration. Six Consul
+// changes follow, one every 1.7 s, each adding an instance to the large
+// service too, so that the stalled client's 64 KiB flow-control window
+// fills. About 30 s.
 //
 // It asserts that the healthy clients (both gRPC clients and the normal
 // simulated Envoy) converge on each change within 2 s, that no RPC fails,
@@ -56,8 +61,10 @@ var changes = []registryChange{
 // the baseline bounds once both bad clients have left.
 func TestFailureMode09StalledAndRejectingClients(t *testing.T) {
 	w := startWorld(t)
+	w.registerBulkAll()
+	w.waitFor("the simulated Envoy holds bulk", func() bool { return bulkEndpoints(w.sim) == bulkInstances })
 	base := w.baseline(w.admin)
-	stalled, err := startStalledClient(w.sy.XDSAddr, "stalled-client", service)
+	stalled, err := startStalledClient(w.sy.XDSAddr, "stalled-client", service, bulkService)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,13 +81,17 @@ func TestFailureMode09StalledAndRejectingClients(t *testing.T) {
 
 	start := time.Now()
 	for i, c := range changes {
+		w.hold(time.Until(start.Add(time.Duration(i)*changeEvery)), nil)
 		w.applyChange(i, c, rej)
 	}
-	t.Logf("%d changes in %s", len(changes), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d changes in %s; the simulated Envoy received %d kB of EDS in all",
+		len(changes), time.Since(start).Round(time.Millisecond), w.sim.State().Bytes[resourcev3.EndpointType]>>10)
 
 	w.checkNotResent(rej, rdsBefore)
 	if ps, err := w.admin.proxies("stalled-client"); err == nil && len(ps) == 1 {
-		t.Logf("stalled client in /v1/proxies after the changes: %s, EDS %+v", ps[0].State, ps[0].typ("EDS"))
+		eds := ps[0].typ("EDS")
+		t.Logf("stalled client in /v1/proxies after the changes: %s; EDS %s, %d responses sent, none answered",
+			ps[0].State, eds.State, eds.Responses)
 	}
 	stalled.close()
 	rej.Close()
@@ -131,10 +142,12 @@ func (w *world) waitRejected(id string) proxyType {
 	return rds
 }
 
-// applyChange makes change i in Consul and checks that the simulated
-// Envoys and both gRPC clients' traffic follow within convergeWithin.
+// applyChange makes change i in Consul, with one more bulk instance, and
+// checks that the simulated Envoys and both gRPC clients' traffic follow
+// within convergeWithin.
 func (w *world) applyChange(i int, c registryChange, rej *simenvoy.Envoy) {
 	w.t.Helper()
+	w.registerBulk(bulkInstances + i)
 	var added, removed []string
 	if c.add != "" {
 		w.addBackend(service, c.add)
@@ -145,13 +158,18 @@ func (w *world) applyChange(i int, c registryChange, rej *simenvoy.Envoy) {
 		removed = append(removed, c.remove)
 	}
 	from := time.Now()
-	dSim := w.waitFor("simulated envoy follows", func() bool { return sameSet(w.envoyInstances(w.sim, service), c.after...) })
-	dRej := w.waitFor("rejecting envoy's endpoints follow", func() bool { return sameSet(w.envoyInstances(rej, service), c.after...) })
+	follows := func(sim *simenvoy.Envoy) func() bool {
+		return func() bool {
+			return sameSet(w.envoyInstances(sim, service), c.after...) && bulkEndpoints(sim) == bulkInstances+i+1
+		}
+	}
+	d := w.firstTimes(from, map[string]func() bool{"simulated envoy": follows(w.sim), "rejecting envoy": follows(rej)})
 	dTraffic := w.trafficConverged(from, added, removed)
-	w.t.Logf("change %d (+%s -%s): simulated envoy %s, rejecting envoy's EDS %s, gRPC clients' traffic %v",
-		i+1, c.add, c.remove, dSim.Round(time.Millisecond), dRej.Round(time.Millisecond), roundAll(dTraffic))
-	if dSim > convergeWithin {
-		w.t.Errorf("change %d: simulated envoy converged after %s, want within %s", i+1, dSim, convergeWithin)
+	w.t.Logf("change %d (+%s -%s +bulk-%d): simulated envoy %s, rejecting envoy's EDS %s, gRPC clients' traffic %v",
+		i+1, c.add, c.remove, bulkInstances+i, d["simulated envoy"].Round(time.Millisecond),
+		d["rejecting envoy"].Round(time.Millisecond), roundAll(dTraffic))
+	if d["simulated envoy"] > convergeWithin {
+		w.t.Errorf("change %d: simulated envoy converged after %s, want within %s", i+1, d["simulated envoy"], convergeWithin)
 	}
 	for j, d := range dTraffic {
 		if d > convergeWithin {
@@ -168,8 +186,8 @@ func (w *world) checkNotResent(rej *simenvoy.Envoy, before int) {
 	w.t.Helper()
 	st := rej.State()
 	rds := st.Responses[resourcev3.RouteType]
-	w.t.Logf("rejecting envoy: %d RDS responses (%d NACKed) in all, %d after the first rejection, over %d changes; EDS responses %d",
-		rds, st.NACKs[resourcev3.RouteType], rds-before, len(changes), st.Responses[resourcev3.EndpointType])
+	w.t.Logf("rejecting envoy: %d RDS responses (%d NACKed) in all, %d after the first rejection, over %d changes; %d EDS responses, %d kB",
+		rds, st.NACKs[resourcev3.RouteType], rds-before, len(changes), st.Responses[resourcev3.EndpointType], st.Bytes[resourcev3.EndpointType]>>10)
 	if rds-before > len(changes) {
 		w.t.Errorf("rejecting envoy got %d RDS responses over %d changes: the rejected version is re-sent", rds-before, len(changes))
 	}

@@ -11,9 +11,14 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
+// stalledWindow is the stalled client's HTTP/2 flow-control window, for
+// its stream and its connection. Setting it turns off gRPC-Go's dynamic
+// window, so Switchyard can never send it more than this unread.
+const stalledWindow = 64 << 10
+
 // stalledClient is a raw ADS client that subscribes like an Envoy and
-// then never reads a response: no ACK, no NACK, no Recv at all, so what
-// Switchyard sends it piles up in the stream's flow-control window.
+// then never reads a response: no ACK, no NACK, no Recv at all, so once
+// stalledWindow bytes are sent Switchyard's writes to it block.
 type stalledClient struct {
 	conn   *grpc.ClientConn
 	cancel context.CancelFunc
@@ -23,7 +28,8 @@ type stalledClient struct {
 // nodeID and asks for every cluster and listener, and for the endpoints
 // of services, the way Envoy's first requests do.
 func startStalledClient(addr, nodeID string, services ...string) (*stalledClient, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(stalledWindow), grpc.WithInitialConnWindowSize(stalledWindow))
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
