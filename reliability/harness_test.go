@@ -148,10 +148,11 @@ func tail(path string) string {
 	return string(b)
 }
 
-// dialClient dials xds:///<service> with a gRPC xDS client of its own.
-func (e *env) dialClient(nodeID, service string) *grpc.ClientConn {
+// dialClient dials xds:///<service> with a gRPC xDS client of its own
+// whose xDS server is at xdsAddr.
+func (e *env) dialClient(xdsAddr, nodeID, service string) *grpc.ClientConn {
 	e.t.Helper()
-	cc, err := grpcxds.Dial(grpcxds.BootstrapJSON(e.sy.XDSAddr, nodeID, "reliability"), "xds:///"+service)
+	cc, err := grpcxds.Dial(grpcxds.BootstrapJSON(xdsAddr, nodeID, "reliability"), "xds:///"+service)
 	if err != nil {
 		e.t.Fatal(err)
 	}

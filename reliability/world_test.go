@@ -39,6 +39,14 @@ type world struct {
 // starts the load.
 func startWorld(t *testing.T) *world {
 	t.Helper()
+	return startWorldVia(t, nil)
+}
+
+// startWorldVia is startWorld where clientAddr, when set, returns the
+// address gRPC client i (from 0) dials for xDS instead of Switchyard's own,
+// for example a fault proxy in front of it.
+func startWorldVia(t *testing.T, clientAddr func(w *world, i int) string) *world {
+	t.Helper()
 	w := &world{env: newEnv(t)}
 	for _, id := range []string{"echo-1", "echo-2", "echo-3"} {
 		w.addBackend(service, id)
@@ -47,7 +55,11 @@ func startWorld(t *testing.T) *world {
 	w.admin = newAdmin(w.sy.AdminAddr)
 	w.sim = w.startEnvoy("sim-envoy-1")
 	for i := range clients {
-		w.ccs = append(w.ccs, w.dialClient(fmt.Sprintf("grpc-client-%d", i+1), service))
+		addr := w.sy.XDSAddr
+		if clientAddr != nil {
+			addr = clientAddr(w, i)
+		}
+		w.ccs = append(w.ccs, w.dialClient(addr, fmt.Sprintf("grpc-client-%d", i+1), service))
 	}
 	w.waitReaches("echo-1", "echo-2", "echo-3")
 	w.waitFor("the simulated Envoy holds echo-1..3", func() bool {
@@ -107,31 +119,40 @@ func (w *world) assertNoFailedRPCs() {
 func (w *world) trafficConverged(from time.Time, added, removed []string) []time.Duration {
 	w.t.Helper()
 	out := make([]time.Duration, len(w.loads))
-	for i, l := range w.loads {
-		w.waitFor(fmt.Sprintf("client %d: traffic to %v, none to %v", i+1, added, removed), func() bool {
-			latest := from
-			for _, id := range added {
-				at, ok := l.lastOK(id)
-				if !ok || at.Before(from) {
-					return false
-				}
-				first, _ := l.firstOK(id)
-				latest = maxTime(latest, maxTime(first, from))
-			}
-			for _, id := range removed {
-				at, ok := l.lastOK(id)
-				if ok && time.Since(at) < quietAfter {
-					return false
-				}
-				if ok {
-					latest = maxTime(latest, at)
-				}
-			}
-			out[i] = latest.Sub(from)
-			return true
-		})
+	for i := range w.loads {
+		out[i] = w.clientConverged(i, from, added, removed)
 	}
 	return out
+}
+
+// clientConverged is trafficConverged for client i (from 0) alone.
+func (w *world) clientConverged(i int, from time.Time, added, removed []string) time.Duration {
+	w.t.Helper()
+	l := w.loads[i]
+	var took time.Duration
+	w.waitFor(fmt.Sprintf("client %d: traffic to %v, none to %v", i+1, added, removed), func() bool {
+		latest := from
+		for _, id := range added {
+			at, ok := l.lastOK(id)
+			if !ok || at.Before(from) {
+				return false
+			}
+			first, _ := l.firstOK(id)
+			latest = maxTime(latest, maxTime(first, from))
+		}
+		for _, id := range removed {
+			at, ok := l.lastOK(id)
+			if ok && time.Since(at) < quietAfter {
+				return false
+			}
+			if ok {
+				latest = maxTime(latest, at)
+			}
+		}
+		took = latest.Sub(from)
+		return true
+	})
+	return took
 }
 
 // maxTime returns the later of a and b.
