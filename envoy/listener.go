@@ -19,7 +19,28 @@ const (
 // holding an HTTP connection manager (stat prefix name) that takes its routes
 // from routeConfigName over ADS.
 func HTTPListener(name, address string, port uint32, routeConfigName string) *listenerv3.Listener {
-	return networkListener(name, address, port, httpConnectionManagerFilter, httpConnectionManager(name, routeConfigName))
+	return HTTPListenerWithOptions(HTTPListenerOptions{Name: name, Address: address, Port: port, RouteConfigName: routeConfigName})
+}
+
+// HTTPListenerOptions describe a plain HTTP listener.
+type HTTPListenerOptions struct {
+	// Name is the listener's name and its connection manager's stat prefix.
+	Name string
+	// Address and Port are where the listener accepts connections.
+	Address string
+	Port    uint32
+	// RouteConfigName is the route configuration fetched over ADS.
+	RouteConfigName string
+	// HCM adds access logs and client address handling to the connection
+	// manager; the zero value builds what HTTPListener does.
+	HCM HCMOptions
+}
+
+// HTTPListenerWithOptions returns the listener HTTPListener does, with the
+// connection manager settings of opts.HCM.
+func HTTPListenerWithOptions(opts HTTPListenerOptions) *listenerv3.Listener {
+	hcm := applyHCMOptions(httpConnectionManager(opts.Name, opts.RouteConfigName), opts.HCM)
+	return networkListener(opts.Name, opts.Address, opts.Port, httpConnectionManagerFilter, hcm)
 }
 
 // TCPProxyListener returns a TCP listener on address:port with one filter
@@ -36,13 +57,19 @@ func TCPProxyListener(name, address string, port uint32, statPrefix, cluster str
 // chain holds the one network filter filterName, configured by config.
 func networkListener(name, address string, port uint32, filterName string, config proto.Message) *listenerv3.Listener {
 	return &listenerv3.Listener{
-		Name:    name,
-		Address: socketAddress(address, port),
-		FilterChains: []*listenerv3.FilterChain{{
-			Filters: []*listenerv3.Filter{{
-				Name:       filterName,
-				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(config)},
-			}},
+		Name:         name,
+		Address:      socketAddress(address, port),
+		FilterChains: []*listenerv3.FilterChain{filterChain(filterName, config)},
+	}
+}
+
+// filterChain returns a filter chain holding the one network filter
+// filterName, configured by config.
+func filterChain(filterName string, config proto.Message) *listenerv3.FilterChain {
+	return &listenerv3.FilterChain{
+		Filters: []*listenerv3.Filter{{
+			Name:       filterName,
+			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(config)},
 		}},
 	}
 }
