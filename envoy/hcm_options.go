@@ -42,4 +42,3 @@ func applyHCMOptions(h *hcmv3.HttpConnectionManager, opts HCMOptions) *hcmv3.Htt
 	h.XffNumTrustedHops = opts.XFFNumTrustedHops
 	return h
 }
-

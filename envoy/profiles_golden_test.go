@@ -84,11 +84,11 @@ func TestProfilesGolden(t *testing.T) {
 // for that extension, as Envoy would when loading it.
 func TestHTTPSListenerTypedConfigTypes(t *testing.T) {
 	want := map[string]string{
-		"envoy.filters.listener.tls_inspector":           "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
+		"envoy.filters.listener.tls_inspector":          "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
 		"envoy.filters.network.http_connection_manager": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-		"envoy.filters.http.router":                      "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
-		"envoy.transport_sockets.tls":                    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
-		"envoy.access_loggers.stdout":                    "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+		"envoy.filters.http.router":                     "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+		"envoy.transport_sockets.tls":                   "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+		"envoy.access_loggers.stdout":                   "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
 	}
 	seen := map[string]int{}
 	var walk func(v any)
