@@ -226,11 +226,13 @@ func (v *validator) accessLog(a AccessLog) {
 	}
 }
 
-// retryOn are the retry conditions of Envoy's x-envoy-retry-on that a
-// fleet may ask for.
-var retryOn = []string{
-	"5xx", "gateway-error", "reset", "connect-failure", "envoy-ratelimited",
-	"retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
+// retryConditions are the retry conditions of Envoy's x-envoy-retry-on
+// that a fleet may ask for.
+func retryConditions() []string {
+	return []string{
+		"5xx", "gateway-error", "reset", "connect-failure", "envoy-ratelimited",
+		"retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
+	}
 }
 
 // routes checks the route defaults.
@@ -241,9 +243,10 @@ func (v *validator) routes(r Routes) {
 		v.add("routes.timeout", "%q is negative", r.Timeout)
 	}
 	if r.RetryOn != "" {
+		known := retryConditions()
 		for cond := range strings.SplitSeq(r.RetryOn, ",") {
-			if !slices.Contains(retryOn, strings.TrimSpace(cond)) {
-				v.add("routes.retry_on", "%q is not one of %s", strings.TrimSpace(cond), strings.Join(retryOn, ", "))
+			if !slices.Contains(known, strings.TrimSpace(cond)) {
+				v.add("routes.retry_on", "%q is not one of %s", strings.TrimSpace(cond), strings.Join(known, ", "))
 			}
 		}
 	}
