@@ -4,7 +4,7 @@
 GO          ?= go
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 PKGS        := ./...
-GOFILES_DIRS := cmd discovery envoy snapshot xds internal examples tools rollout reliability
+GOFILES_DIRS := cmd discovery envoy snapshot xds internal examples tools rollout reliability fleet
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
 
@@ -80,7 +80,7 @@ load: build consul
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./snapshot/:FuzzTranslate ./snapshot/:FuzzMemoBuilder ./discovery/:FuzzInstancesFromEntries ./discovery/:FuzzConfigEntries \
 	./snapshot/chain/:FuzzParseFilter ./rollout/:FuzzParseSpec ./envoy/:FuzzParseBootstrapYAML \
-	./cmd/switchyard/:FuzzBootstrapFlags
+	./cmd/switchyard/:FuzzBootstrapFlags ./fleet/:FuzzParseProfile
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \

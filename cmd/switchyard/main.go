@@ -64,7 +64,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCommand(), newBootstrapCommand(), newStatusCommand(), newRolloutCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newBootstrapCommand(), newStatusCommand(), newRolloutCommand(), newFleetCommand(), newVersionCommand())
 	return root
 }
 

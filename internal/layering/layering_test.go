@@ -21,6 +21,7 @@ func TestImportDirection(t *testing.T) {
 		{"snapshot", []string{module + "xds", module + "cmd"}},
 		{"xds", []string{module + "discovery", module + "snapshot", "github.com/hashicorp/consul"}},
 		{"rollout", []string{module, "github.com/envoyproxy/go-control-plane"}},
+		{"fleet", []string{module, "github.com/envoyproxy/go-control-plane", "github.com/hashicorp/consul"}},
 	}
 	for _, r := range rules {
 		t.Run(r.pkg, func(t *testing.T) {
