@@ -137,13 +137,13 @@ func Coalesce(older, newer Model) Model {
 		newer.Changed = nil
 		return newer
 	}
-	newer.Changed = mergeNames(older.Changed, newer.Changed)
+	newer.Changed = MergeNames(older.Changed, newer.Changed)
 	return newer
 }
 
-// mergeNames returns the sorted union of two sorted lists of unique names,
-// in a new slice.
-func mergeNames(a, b []string) []string {
+// MergeNames returns the sorted union of two sorted lists of unique names,
+// in a new slice, as Model.Changed lists are merged.
+func MergeNames(a, b []string) []string {
 	out := make([]string, 0, len(a)+len(b))
 	for len(a) > 0 && len(b) > 0 {
 		switch {

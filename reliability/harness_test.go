@@ -55,7 +55,7 @@ func newEnv(t *testing.T) *env {
 	if testing.Short() {
 		t.Skip("fault-injection scenarios wait out real outages; skipped with -short")
 	}
-	e := &env{t: t, bin: switchyardBinary.get(t), ports: map[uint32]string{}}
+	e := &env{t: t, bin: switchyardBinary.MustPath(t), ports: map[uint32]string{}}
 	e.consul = consulagent.StartT(t)
 	c, err := e.consul.Client()
 	if err != nil {

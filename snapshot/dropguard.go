@@ -159,7 +159,7 @@ func (g *dropGuard) apply(m discovery.Model, now time.Time) (discovery.Model, gu
 	}
 	if m.Delta && len(touched) > 0 {
 		slices.Sort(touched)
-		m.Changed = mergeSorted(m.Changed, touched)
+		m.Changed = discovery.MergeNames(m.Changed, touched)
 	}
 	return m, rep
 }

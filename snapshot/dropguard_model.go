@@ -119,20 +119,3 @@ func withReplaced(services []discovery.Service, replaced map[string]*discovery.S
 	slices.SortStableFunc(out, compareServices)
 	return out
 }
-
-// mergeSorted returns the sorted union of two sorted lists of unique
-// names, in a new slice.
-func mergeSorted(a, b []string) []string {
-	out := make([]string, 0, len(a)+len(b))
-	for len(a) > 0 && len(b) > 0 {
-		switch {
-		case a[0] < b[0]:
-			out, a = append(out, a[0]), a[1:]
-		case b[0] < a[0]:
-			out, b = append(out, b[0]), b[1:]
-		default:
-			out, a, b = append(out, a[0]), a[1:], b[1:]
-		}
-	}
-	return append(append(out, a...), b...)
-}

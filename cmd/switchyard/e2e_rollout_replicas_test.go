@@ -61,7 +61,7 @@ func startReplica(t *testing.T, c *consulFixture, name string, extra ...string) 
 	})
 	args := append([]string{"--register=false", "--rollout-tick", rolloutTick.String()}, extra...)
 	p, err := serveproc.Start(serveproc.Options{
-		Binary: switchyardBinary.get(t), ConsulAddr: c.agent.HTTPAddr, LogPath: logPath, ExtraArgs: args,
+		Binary: switchyardBinary.MustPath(t), ConsulAddr: c.agent.HTTPAddr, LogPath: logPath, ExtraArgs: args,
 	})
 	if err != nil {
 		t.Fatal(err)

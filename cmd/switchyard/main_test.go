@@ -17,7 +17,7 @@ import (
 // internal/xds/xdsclient/clientimpl.go, populateGRPCTransportConfigsFromServerConfig).
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		switchyardBinary.remove()
+		switchyardBinary.Remove()
 		os.Exit(code)
 	}), goleak.IgnoreTopFunction("google.golang.org/grpc/credentials/tls/certprovider/pemfile.(*watcher).run"))
 }

@@ -25,7 +25,7 @@ func freeAddr(t *testing.T) string {
 // until ready, and checks that SIGTERM and SIGINT each stop it cleanly
 // (exit 0) within the shutdown grace.
 func TestServeBinaryStopsOnSignals(t *testing.T) {
-	bin := switchyardBinary.get(t)
+	bin := switchyardBinary.MustPath(t)
 	c := startConsul(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {

@@ -3,9 +3,7 @@
 package serveproc
 
 import (
-	"context"
 	"errors"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -16,12 +14,8 @@ import (
 	"github.com/switchyard/switchyard/internal/consulagent"
 )
 
-const (
-	// buildTimeout bounds building the switchyard binary.
-	buildTimeout = 3 * time.Minute
-	// readyTimeout bounds the wait for /readyz in the test.
-	readyTimeout = 30 * time.Second
-)
+// readyTimeout bounds the wait for /readyz in the test.
+const readyTimeout = 30 * time.Second
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
@@ -56,20 +50,11 @@ func TestStartReadyStop(t *testing.T) {
 	}
 }
 
-// buildSwitchyard builds ./cmd/switchyard into a temporary directory and
-// returns the binary's path.
+// buildSwitchyard builds cmd/switchyard into a temporary directory
+// removed when the test ends, and returns the binary's path.
 func buildSwitchyard(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to build switchyard with: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), buildTimeout)
-	defer cancel()
-	bin := filepath.Join(t.TempDir(), "switchyard")
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "github.com/switchyard/switchyard/cmd/switchyard")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build switchyard: %v\n%s", err, out)
-	}
-	return bin
+	b := &Build{}
+	t.Cleanup(b.Remove)
+	return b.MustPath(t)
 }
