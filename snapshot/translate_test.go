@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -12,10 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/switchyard/switchyard/discovery"
-	"google.golang.org/protobuf/encoding/protojson"
+	"github.com/switchyard/switchyard/internal/golden"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/testing/protocmp"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -77,71 +74,14 @@ func compareWarnings(t *testing.T, path string, got []string) {
 }
 
 // compareGolden compares resources with a golden file of Any-wrapped JSON
-// resources, as protos (protojson's output is deliberately unstable).
+// resources, or rewrites it with -update.
 func compareGolden(t *testing.T, path string, got []types.Resource) {
 	t.Helper()
-	if *update {
-		writeGolden(t, path, got)
-		return
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run go test ./snapshot -update): %v", err)
-	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	want := make([]proto.Message, 0, len(raw))
-	for _, r := range raw {
-		a := &anypb.Any{}
-		if err := protojson.Unmarshal(r, a); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		msg, err := a.UnmarshalNew()
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		want = append(want, msg)
-	}
-	gotMsgs := make([]proto.Message, 0, len(got))
+	msgs := make([]proto.Message, 0, len(got))
 	for _, r := range got {
-		gotMsgs = append(gotMsgs, r)
+		msgs = append(msgs, r)
 	}
-	if diff := cmp.Diff(want, gotMsgs, protocmp.Transform()); diff != "" {
-		t.Errorf("%s differs (-golden +got):\n%s", path, diff)
-	}
-}
-
-// writeGolden writes resources as an indented JSON array of Any messages.
-func writeGolden(t *testing.T, path string, list []types.Resource) {
-	t.Helper()
-	out := make([]any, 0, len(list))
-	for _, r := range list {
-		a, err := anypb.New(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := protojson.Marshal(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v any
-		if err := json.Unmarshal(b, &v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	data, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	golden.File{Path: path, Update: *update, Hint: "go test ./snapshot -update"}.Compare(t, msgs)
 }
 
 // TestTranslateWarnsOnTakenDomains checks that a service whose Envoy domains
