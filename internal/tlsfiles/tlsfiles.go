@@ -62,10 +62,15 @@ type Reloader struct {
 	lastErr string
 }
 
-// stamp is what a cheap stat tells of a file.
+// stamp is what a cheap stat tells of a file. The inode is part of it:
+// a file replaced by a rename (how certificate managers write) within the
+// same clock tick and at the same size — a new key of the same type — has
+// an unchanged modification time (the kernel's file times are coarse) but
+// a new inode.
 type stamp struct {
-	mod  time.Time
-	size int64
+	mod   time.Time
+	size  int64
+	inode uint64
 }
 
 // New reads the files once; an error means they cannot serve TLS.
@@ -191,7 +196,7 @@ func (r *Reloader) stat() ([]stamp, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stat tls file: %w", err)
 		}
-		out = append(out, stamp{mod: fi.ModTime(), size: fi.Size()})
+		out = append(out, stamp{mod: fi.ModTime(), size: fi.Size(), inode: inodeOf(fi)})
 	}
 	return out, nil
 }
@@ -275,7 +280,7 @@ func equalStamps(a, b []stamp) bool {
 		return false
 	}
 	for i := range a {
-		if !a[i].mod.Equal(b[i].mod) || a[i].size != b[i].size {
+		if !a[i].mod.Equal(b[i].mod) || a[i].size != b[i].size || a[i].inode != b[i].inode {
 			return false
 		}
 	}
