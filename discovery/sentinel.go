@@ -34,10 +34,12 @@ const (
 //     Consul is failing.
 //
 // The sentinel reads the services and checks tables' indexes with a short
-// timeout; a failed read counts as a failing query in Status, and when
-// Consul answers again after failing, or an index went backwards, it ends
-// the epoch: every watch's query in flight or backoff starts again at once
-// with a plain read.
+// timeout; a failed read counts as a failing query in Status, and when an
+// index went backwards it ends the epoch: every watch's query in flight or
+// in backoff starts again at once with a plain read. (Ending the epoch
+// each time Consul answers again after failing would speed up recovery,
+// but cancelling every blocking query at once under load left a watch
+// waiting for a connection that never came: not done.)
 type indexSentinel struct {
 	src        *ConsulSource
 	datacenter string
@@ -70,14 +72,14 @@ func (s *indexSentinel) check(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
+	if err == nil && s.failures > 0 {
+		s.src.log.InfoContext(ctx, "consul answers the index sentinel again", "failed_checks", s.failures)
+		s.failures = 0
+	}
 	switch {
 	case err != nil:
 		s.failures++
 		s.src.queryFailed(sentinelEndpoint, sentinelServicesPath, err, s.src.cfg.IndexCheck, s.failures)
-	case s.failures > 0:
-		s.src.log.InfoContext(ctx, "consul answers again: every watch queries afresh", "failed_checks", s.failures)
-		s.failures = 0
-		s.epoch.abandon()
 	case back:
 		s.src.metrics.indexResets.Inc()
 		s.src.log.WarnContext(ctx, "consul's index went backwards (a snapshot restore, or another cluster): every watch reads afresh")
