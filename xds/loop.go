@@ -13,6 +13,10 @@ import (
 // errShutdown ends every stream when the server stops.
 var errShutdown = status.Error(codes.Unavailable, "xds server shutting down")
 
+// errMoved ends a stream whose node.cluster gained or lost a fleet profile:
+// the client reconnects and is served by its new state (see fleets.go).
+var errMoved = status.Error(codes.Unavailable, "the fleet profile of this node.cluster changed; reconnect")
+
 // run serves one stream until the client ends it, its context ends or the
 // server stops. Requests are received on their own goroutine and handled
 // here, one at a time; after each request and each wake-up from
@@ -52,6 +56,8 @@ func run[Req any](ctx context.Context, done <-chan struct{}, gate *syncGate, st 
 				return err
 			}
 		case <-st.wake:
+		case <-st.moved:
+			return errMoved
 		}
 		if !gate.enter(ctx, done, st) {
 			return nil
@@ -75,8 +81,7 @@ func (s *Server) open(st *stream, node *corev3.Node) {
 	}
 	st.node, st.group = node, GroupOf(node)
 	s.addGroup(st.group)
-	st.state = s.kinds[st.group.Kind]
-	st.state.register(st)
+	s.attach(st)
 	s.trackProxy(st)
 }
 

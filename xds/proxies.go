@@ -38,7 +38,8 @@ type Rejection struct {
 
 // TypeStatus is one proxy's state for one xDS type.
 type TypeStatus struct {
-	// Type is "CDS", "EDS", "LDS" or "RDS".
+	// Type is "CDS", "EDS", "LDS", "RDS" or "SDS"; SDS is left out of a
+	// proxy that was never sent a secret.
 	Type  string    `json:"type"`
 	State SyncState `json:"state"`
 	// Sent is the version of the last response sent, Accepted the last
@@ -75,7 +76,7 @@ type ProxyStatus struct {
 }
 
 // typeNames are the short names of the types, in typeID order.
-var typeNames = [numTypes]string{"CDS", "EDS", "LDS", "RDS"}
+var typeNames = [numTypes]string{"CDS", "EDS", "LDS", "RDS", "SDS"}
 
 // proxyTrack records one stream's exchanges for Proxies. The stream's
 // goroutine writes it; Proxies reads it; mu guards both.
@@ -197,6 +198,9 @@ func (t *proxyTrack) status(now time.Time, staleAfter time.Duration) ProxyStatus
 	out.Types = make([]TypeStatus, 0, numTypes)
 	sentAny := false
 	for typ, ts := range t.types {
+		if typeID(typ) == typeSecret && ts.Sent == "" {
+			continue
+		}
 		ts.Type = typeNames[typ]
 		ts.State = typeState(ts, now, staleAfter)
 		sentAny = sentAny || ts.Sent != ""

@@ -15,9 +15,10 @@ type ResourceVersion struct {
 }
 
 // TypeResources are the resources in force of one type for one kind of
-// client.
+// client or one fleet.
 type TypeResources struct {
-	// Type is "CDS", "EDS", "LDS" or "RDS"; Version the type's version.
+	// Type is "CDS", "EDS", "LDS", "RDS" or "SDS"; Version the type's
+	// version. SDS is listed only when it holds a secret.
 	Type      string            `json:"type"`
 	Version   string            `json:"version"`
 	Resources []ResourceVersion `json:"resources"`
@@ -26,7 +27,12 @@ type TypeResources struct {
 // Resources returns what every client of a kind is served: each type's
 // version and resources, sorted by name.
 func (s *Server) Resources(kind Kind) []TypeResources {
-	k := s.kinds[kind]
+	return s.kinds[kind].resources()
+}
+
+// resources returns each type's version and resources in force, sorted by
+// name.
+func (k *kindState) resources() []TypeResources {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	out := make([]TypeResources, 0, numTypes)
@@ -38,6 +44,9 @@ func (s *Server) Resources(kind Kind) []TypeResources {
 				tr.Resources = append(tr.Resources, ResourceVersion{Name: e.name, Version: e.hash})
 			}
 		}
+		if t == typeSecret && len(tr.Resources) == 0 {
+			continue
+		}
 		slices.SortFunc(tr.Resources, func(a, b ResourceVersion) int { return strings.Compare(a.Name, b.Name) })
 		out = append(out, tr)
 	}
@@ -48,7 +57,12 @@ func (s *Server) Resources(kind Kind) []TypeResources {
 // Envoy's JSON, one list per type in ADS order, each sorted by name: what
 // an Envoy of that kind would hold after accepting everything.
 func (s *Server) ConfigDump(kind Kind) (map[string][]any, error) {
-	k := s.kinds[kind]
+	return s.kinds[kind].configDump()
+}
+
+// configDump returns every resource in force as Envoy's JSON, the private
+// keys of secrets redacted.
+func (k *kindState) configDump() (map[string][]any, error) {
 	k.mu.RLock()
 	type item struct {
 		name string
@@ -65,12 +79,15 @@ func (s *Server) ConfigDump(kind Kind) (map[string][]any, error) {
 				k.mu.RUnlock()
 				return nil, err
 			}
-			items[t] = append(items[t], item{e.name, msg})
+			items[t] = append(items[t], item{e.name, redacted(msg)})
 		}
 	}
 	k.mu.RUnlock()
 	out := make(map[string][]any, numTypes)
 	for t := range numTypes {
+		if t == typeSecret && len(items[t]) == 0 {
+			continue
+		}
 		slices.SortFunc(items[t], func(a, b item) int { return strings.Compare(a.name, b.name) })
 		list := make([]any, 0, len(items[t]))
 		for _, it := range items[t] {

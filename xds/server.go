@@ -128,6 +128,9 @@ type Server struct {
 	doneOnce sync.Once
 
 	mu sync.Mutex
+	// fleets are the states of the Envoy fleets that have a profile, by
+	// node.cluster (fleets.go); an Envoy of another cluster gets its kind's.
+	fleets map[string]*kindState
 	// groups counts the open streams of each client group; a group with
 	// none left is forgotten.
 	groups map[Group]int
@@ -153,6 +156,7 @@ func New(cfg Config) *Server {
 		throttle: newStreamThrottle(cfg, cfg.Registerer),
 		done:     make(chan struct{}),
 		groups:   map[Group]int{},
+		fleets:   map[string]*kindState{},
 		proxies:  map[*proxyTrack]struct{}{},
 
 		loads:      newLoadTable(maxLoadClusters),
@@ -175,10 +179,18 @@ func (s *Server) Apply(kind Kind, u Update) error {
 	if !ok {
 		return fmt.Errorf("apply: unknown client kind %d", kind)
 	}
+	if err := s.applyTo(k, u); err != nil {
+		return fmt.Errorf("apply %s update: %w", kind, err)
+	}
+	return nil
+}
+
+// applyTo puts an update in force in one state, all of it or nothing.
+func (s *Server) applyTo(k *kindState, u Update) error {
 	start := time.Now()
 	enc, err := encodeUpdate(u)
 	if err != nil {
-		return fmt.Errorf("apply %s update: %w", kind, err)
+		return err
 	}
 	k.mu.Lock()
 	wake := k.apply(enc, u.Versions)

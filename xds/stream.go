@@ -14,6 +14,10 @@ import (
 type stream struct {
 	id   int64
 	wake chan struct{}
+	// moved is closed, once, when the stream must end because the state
+	// that serves its node.cluster changed (see fleets.go).
+	moved    chan struct{}
+	moveOnce sync.Once
 
 	mu      sync.Mutex
 	pending [numTypes][]int32
@@ -39,7 +43,12 @@ type stream struct {
 
 // newStream returns a stream with nothing subscribed.
 func newStream(id int64) *stream {
-	return &stream{id: id, wake: make(chan struct{}, 1)}
+	return &stream{id: id, wake: make(chan struct{}, 1), moved: make(chan struct{})}
+}
+
+// move ends the stream so that its client reconnects.
+func (s *stream) move() {
+	s.moveOnce.Do(func() { close(s.moved) })
 }
 
 // subscription is what one stream holds and wants of one type.

@@ -8,9 +8,9 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
-// typeID indexes the four xDS types Switchyard serves, in the order a proxy
+// typeID indexes the five xDS types Switchyard serves, in the order a proxy
 // must receive them: a cluster before its endpoints, a listener before its
-// routes.
+// routes and the secrets (SDS) its TLS filter chains name.
 type typeID int
 
 // The served types, in ADS order.
@@ -19,12 +19,13 @@ const (
 	typeEndpoint
 	typeListener
 	typeRoute
+	typeSecret
 	numTypes
 )
 
 // typeURLs are the type URLs of the served types, by typeID.
 var typeURLs = [numTypes]string{
-	resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType, resourcev3.RouteType,
+	resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.ListenerType, resourcev3.RouteType, resourcev3.SecretType,
 }
 
 // typeOf returns the typeID of a type URL.
@@ -39,8 +40,8 @@ func typeOf(typeURL string) (typeID, bool) {
 
 // fullState reports whether every state-of-the-world response of the type
 // must carry all the resources the client subscribes to, so that a missing
-// one means removed. Only listeners and clusters are; endpoints and routes
-// are sent one changed resource at a time (xDS protocol, "Grouping
+// one means removed. Only listeners and clusters are; endpoints, routes and
+// secrets are sent one changed resource at a time (xDS protocol, "Grouping
 // resources into responses").
 func (t typeID) fullState() bool {
 	return t == typeCluster || t == typeListener

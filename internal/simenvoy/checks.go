@@ -1,7 +1,9 @@
 package simenvoy
 
 import (
+	"crypto/tls"
 	"fmt"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"net/netip"
 	"strings"
 
@@ -42,6 +44,9 @@ func check(typ string, resources map[string]proto.Message, clusters map[string]p
 			return checkRouteConfig(m.(*routev3.RouteConfiguration), clusters)
 		}
 		format = "Error updating route configuration(s) %s"
+	case resourcev3.SecretType:
+		fail = func(m proto.Message) error { return checkSecret(m.(*tlsv3.Secret)) }
+		format = "Error adding/updating secret(s) %s"
 	default:
 		return nil
 	}
@@ -55,6 +60,19 @@ func check(typ string, resources map[string]proto.Message, clusters map[string]p
 		return nil
 	}
 	return fmt.Errorf(format, strings.Join(msgs, ", "))
+}
+
+// checkSecret checks what Envoy checks when it loads a TLS certificate: the
+// certificate chain and the private key parse and belong together.
+func checkSecret(sec *tlsv3.Secret) error {
+	c := sec.GetTlsCertificate()
+	if c == nil {
+		return fmt.Errorf("secret %s holds no tls_certificate", sec.GetName())
+	}
+	if _, err := tls.X509KeyPair(c.GetCertificateChain().GetInlineBytes(), c.GetPrivateKey().GetInlineBytes()); err != nil {
+		return fmt.Errorf("failed to load certificate chain and private key: %w", err)
+	}
+	return nil
 }
 
 // checkCluster checks what Envoy checks when it creates a cluster: a

@@ -2,6 +2,7 @@ package simenvoy
 
 import (
 	"fmt"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"maps"
 	"slices"
 
@@ -106,6 +107,26 @@ func rdsNames(listeners map[string]proto.Message) []string {
 	var out []string
 	for _, m := range listeners {
 		out = append(out, listenerRouteNames(m.(*listenerv3.Listener))...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// sdsNames lists, sorted, the SDS secrets the listeners' TLS filter chains
+// name.
+func sdsNames(listeners map[string]proto.Message) []string {
+	var out []string
+	for _, m := range listeners {
+		l := m.(*listenerv3.Listener)
+		for _, fc := range l.GetFilterChains() {
+			tc := &tlsv3.DownstreamTlsContext{}
+			if any := fc.GetTransportSocket().GetTypedConfig(); any == nil || !any.MessageIs(tc) || any.UnmarshalTo(tc) != nil {
+				continue
+			}
+			for _, sds := range tc.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs() {
+				out = append(out, sds.GetName())
+			}
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -321,7 +321,7 @@ func (e *Envoy) handle(resp *discoveryv3.DiscoveryResponse) error {
 	e.state.Responses[typ]++
 	e.state.Received[typ] += len(resp.GetResources())
 	e.state.Bytes[typ] += proto.Size(resp)
-	var follow *discoveryv3.DiscoveryRequest
+	var follow []*discoveryv3.DiscoveryRequest
 	if rejectErr == nil {
 		follow = e.accept(typ, resp.GetVersionInfo(), resources)
 	} else {
@@ -343,31 +343,38 @@ func (e *Envoy) handle(resp *discoveryv3.DiscoveryResponse) error {
 	if err := e.send(ack); err != nil {
 		return err
 	}
-	if follow != nil {
-		return e.send(follow)
+	for _, req := range follow {
+		if err := e.send(req); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // accept stores an accepted response, updates what is warming, and returns
-// the request of the dependent type that Envoy would send next, if any.
-// e.mu is held.
-func (e *Envoy) accept(typ, version string, resources map[string]proto.Message) *discoveryv3.DiscoveryRequest {
+// the requests of the dependent types that Envoy would send next, if any:
+// EDS after CDS; RDS, then SDS after LDS. e.mu is held.
+func (e *Envoy) accept(typ, version string, resources map[string]proto.Message) []*discoveryv3.DiscoveryRequest {
 	prev := e.state.Types[typ].Resources
 	switch typ {
 	case resourcev3.ClusterType:
 		e.state.Types[typ] = TypeState{Version: version, Resources: resources}
-		return e.clustersUpdated(prev, resources)
+		return nonNil(e.clustersUpdated(prev, resources))
 	case resourcev3.ListenerType:
 		e.state.Types[typ] = TypeState{Version: version, Resources: resources}
-		return e.listenersUpdated(prev, resources)
-	case resourcev3.EndpointType, resourcev3.RouteType:
+		return nonNil(e.listenersUpdated(prev, resources), e.resubscribe(resourcev3.SecretType, sdsNames(resources), false))
+	case resourcev3.EndpointType, resourcev3.RouteType, resourcev3.SecretType:
 		e.state.Types[typ] = TypeState{Version: version, Resources: mergeSubscribed(prev, resources, e.names[typ])}
 		e.warmed(typ, resources)
 	default:
 		e.state.Types[typ] = TypeState{Version: version, Resources: resources}
 	}
 	return nil
+}
+
+// nonNil returns the requests that are not nil.
+func nonNil(reqs ...*discoveryv3.DiscoveryRequest) []*discoveryv3.DiscoveryRequest {
+	return slices.DeleteFunc(reqs, func(r *discoveryv3.DiscoveryRequest) bool { return r == nil })
 }
 
 // warmed ends the warming of the clusters (listeners) whose endpoints
