@@ -2,7 +2,9 @@ package envoy
 
 import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 )
 
 // HealthRoute returns a route that Envoy itself answers with 200 "ok" for
@@ -17,4 +19,27 @@ func HealthRoute(path string) *routev3.Route {
 			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: "ok"}},
 		}},
 	}
+}
+
+// HealthListenerOptions describe a plain-HTTP listener that serves only a
+// health endpoint.
+type HealthListenerOptions struct {
+	Name    string
+	Address string
+	Port    uint32
+	// Path is the endpoint's exact path; every other request gets 404.
+	Path string
+}
+
+// HealthListener returns a listener that answers GET opts.Path with 200
+// "ok" from Envoy itself, its route configuration inline, for a load
+// balancer's health checks on a port of their own.
+func HealthListener(opts HealthListenerOptions) *listenerv3.Listener {
+	hcm := httpConnectionManager(opts.Name, "")
+	hcm.RouteSpecifier = &hcmv3.HttpConnectionManager_RouteConfig{
+		RouteConfig: RouteConfig(opts.Name, []*routev3.VirtualHost{
+			VirtualHostWithRoutes(opts.Name, []string{"*"}, []*routev3.Route{HealthRoute(opts.Path)}),
+		}),
+	}
+	return networkListener(opts.Name, opts.Address, opts.Port, httpConnectionManagerFilter, hcm)
 }

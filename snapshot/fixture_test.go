@@ -14,6 +14,7 @@ type fixtureModel struct {
 	Datacenter string `json:"datacenter"`
 	Services   []struct {
 		Name      string            `json:"name"`
+		Tags      []string          `json:"tags"`
 		Meta      map[string]string `json:"meta"`
 		Instances []fixtureInstance `json:"instances"`
 	} `json:"services"`
@@ -47,7 +48,7 @@ func loadModel(path string) (discovery.Model, error) {
 	}
 	m := discovery.Model{Datacenter: f.Datacenter, Config: f.Config}
 	for _, s := range f.Services {
-		svc := discovery.Service{Name: s.Name, Datacenter: f.Datacenter, Meta: s.Meta}
+		svc := discovery.Service{Name: s.Name, Datacenter: f.Datacenter, Tags: s.Tags, Meta: s.Meta}
 		for _, i := range s.Instances {
 			h, err := parseHealth(i.Health)
 			if err != nil {

@@ -391,8 +391,9 @@ func hashInput(h discovery.HashPolicy) string {
 // TCP proxy listener on the port its service meta names, sending every
 // connection to where its default route goes (its one target: a splitter
 // or router needs an HTTP protocol). It notes a missing or unusable port.
+// A fleet gets the listeners of its profile only.
 func addTCPListener(res *Resources, svc discovery.Service, p *chain.Plan, opts Options) []string {
-	if !configured(p) || p.Protocol != "tcp" {
+	if !configured(p) || p.Protocol != "tcp" || opts.Fleet != nil {
 		return nil
 	}
 	raw, ok := svc.Meta[TCPPortMetaKey]

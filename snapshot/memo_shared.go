@@ -9,15 +9,17 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/fleet"
 )
 
-// sharedState is the Envoy flavour's one HTTP listener and one route
-// configuration, which every service shares. The route configuration reads
-// only the services' names and datacenters, so it is rebuilt only when
-// those change.
+// sharedState is the Envoy flavour's one HTTP listener (or a fleet's
+// listeners) and one route configuration, which every service shares. The
+// route configuration reads only the services' names and datacenters, so
+// it is rebuilt only when those, or the fleet profile, change.
 type sharedState struct {
-	listener   *builtResource
+	listeners  []builtResource
 	route      *builtResource
+	fleet      *fleet.Profile
 	datacenter string
 	warnings   []string
 	// listenerErr and routeErr are the listener's and the route's own
@@ -34,7 +36,8 @@ type sharedState struct {
 // good part of them; the function start returns waits for it and records
 // the edits. It returns nil when there is nothing to rebuild.
 func (s *sharedState) start(opts Options, services []discovery.Service, datacenter string, topology bool, plans planSet) func(*edits) {
-	if s.listener != nil && s.route != nil && !topology && datacenter == s.datacenter {
+	relisten := s.listeners == nil || opts.Fleet != s.fleet || opts.Fleet != nil && topology
+	if !relisten && s.route != nil && !topology && datacenter == s.datacenter {
 		return nil
 	}
 	var (
@@ -52,10 +55,8 @@ func (s *sharedState) start(opts Options, services []discovery.Service, datacent
 		routeErr = errors.Join(append([]error{err}, checkDomains(Resources{Routes: []types.Resource{rc}})...)...)
 	}()
 	return func(ed *edits) {
-		if s.listener == nil {
-			l, err := buildResource(types.Listener, envoyListener(opts))
-			s.listener, s.listenerErr = &l, err
-			ed.put = append(ed.put, l)
+		if relisten {
+			s.relisten(opts, plans, ed)
 		}
 		<-done
 		if s.route != nil {
@@ -66,18 +67,45 @@ func (s *sharedState) start(opts Options, services []discovery.Service, datacent
 	}
 }
 
-// checkReferences checks, after a route change, that the listener's route
-// configuration and every cluster the route sends to exist.
+// relisten builds the listeners anew and records the edits that replace
+// the old ones. A fleet's TCP listeners name their service's default
+// cluster, so a fleet's listeners follow the topology too.
+func (s *sharedState) relisten(opts Options, plans planSet, ed *edits) {
+	ed.remove = append(ed.remove, s.listeners...)
+	s.listeners, s.listenerErr, s.fleet = nil, nil, opts.Fleet
+	var errs []error
+	for _, r := range envoyListeners(opts, plans) {
+		l, err := buildResource(types.Listener, r)
+		errs = append(errs, err)
+		s.listeners = append(s.listeners, l)
+		ed.put = append(ed.put, l)
+	}
+	s.listenerErr = errors.Join(errs...)
+}
+
+// checkReferences checks, after a route change, that the listeners' route
+// configuration and every cluster the route and the TCP listeners send to
+// exist.
 func (s *sharedState) checkReferences(b *memoBuilder) {
 	if !s.stale {
 		return
 	}
 	s.stale = false
 	errs := []error{s.listenerErr, s.routeErr}
-	l := s.listener.res.(*listenerv3.Listener)
-	for _, name := range listenerRouteNames(l) {
-		if _, ok := b.types[types.Route].items[name]; !ok {
-			errs = append(errs, fmt.Errorf("listener %q: route configuration %q does not exist", l.GetName(), name))
+	for _, built := range s.listeners {
+		l := built.res.(*listenerv3.Listener)
+		for _, name := range listenerRouteNames(l) {
+			if _, ok := b.types[types.Route].items[name]; !ok {
+				errs = append(errs, fmt.Errorf("listener %q: route configuration %q does not exist", l.GetName(), name))
+			}
+		}
+		if s.fleet == nil {
+			continue
+		}
+		for _, c := range listenerTCPClusters(l) {
+			if _, ok := b.types[types.Cluster].items[c]; !ok {
+				errs = append(errs, fmt.Errorf("listener %q: cluster %q does not exist", l.GetName(), c))
+			}
 		}
 	}
 	rc := s.route.res.(*routev3.RouteConfiguration)

@@ -2,6 +2,8 @@ package snapshot
 
 import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/switchyard/switchyard/fleet"
 )
 
 // Flavour is the kind of xDS client a set of resources is built for.
@@ -53,4 +55,9 @@ type Options struct {
 	// (LRS) server of every EDS cluster, so that gRPC clients report
 	// their request counts to it (Envoy reports per its bootstrap).
 	LoadReporting bool
+	// Fleet, when set, builds the Envoy flavour for the proxies of one
+	// fleet: only the services in the profile's scope, behind the
+	// profile's listeners (ListenerAddress and ListenerPort are unused),
+	// with its route defaults. The profile is valid (fleet.Parse).
+	Fleet *fleet.Profile
 }

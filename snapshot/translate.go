@@ -40,6 +40,9 @@ func translateEnvoy(m discovery.Model, opts Options) Resources {
 	var res Resources
 	services := sortedServices(m.Services)
 	plans := newPlanner(false).compile(m.Config, services)
+	if opts.Fleet != nil {
+		services = fleetScope(services, opts.Fleet, plans)
+	}
 	res.Warnings = plans.rejectionWarnings()
 	for _, svc := range services {
 		p := plans.plan(svc.Name)
@@ -48,7 +51,7 @@ func translateEnvoy(m discovery.Model, opts Options) Resources {
 		res.Warnings = append(res.Warnings, serviceNotes(svc.Name, notes)...)
 	}
 	rc, warnings := envoyRoute(services, m.Datacenter, opts, plans)
-	res.Listeners = append([]types.Resource{envoyListener(opts)}, res.Listeners...)
+	res.Listeners = append(envoyListeners(opts, plans), res.Listeners...)
 	res.Routes = []types.Resource{rc}
 	res.Warnings = append(res.Warnings, warnings...)
 	return res
@@ -61,6 +64,23 @@ func serviceNotes(service string, notes []string) []string {
 		out[i] = fmt.Sprintf("service %q: %s", service, n)
 	}
 	return out
+}
+
+// envoyListeners returns the Envoy flavour's listeners other than the TCP
+// listeners of services: its one HTTP listener, or a fleet's listeners.
+func envoyListeners(opts Options, plans planSet) []types.Resource {
+	if opts.Fleet != nil {
+		return fleetListeners(opts.Fleet, plans)
+	}
+	return []types.Resource{envoyListener(opts)}
+}
+
+// envoyRouteName is the name of the Envoy flavour's route configuration.
+func envoyRouteName(opts Options) string {
+	if opts.Fleet != nil {
+		return FleetRouteName
+	}
+	return EnvoyHTTPListenerName(opts.ListenerPort)
 }
 
 // envoyListener returns the Envoy flavour's one HTTP listener.
@@ -93,7 +113,11 @@ func envoyRoute(services []discovery.Service, datacenter string, opts Options, p
 		warnings = append(warnings, serviceNotes(svc.Name, notes)...)
 		vhosts = append(vhosts, vh)
 	}
-	return envoy.RouteConfig(EnvoyHTTPListenerName(opts.ListenerPort), vhosts), warnings
+	rc := envoy.RouteConfig(envoyRouteName(opts), vhosts)
+	if opts.Fleet != nil {
+		applyFleetRoutes(rc, opts.Fleet)
+	}
+	return rc, warnings
 }
 
 // effectiveDatacenter returns the service's datacenter, else the model's.
@@ -121,6 +145,9 @@ func translateGRPC(m discovery.Model, opts Options) Resources {
 	var res Resources
 	services := sortedServices(m.Services)
 	plans := newPlanner(false).compile(m.Config, services)
+	if opts.Fleet != nil {
+		services = fleetScope(services, opts.Fleet, plans)
+	}
 	res.Warnings = plans.rejectionWarnings()
 	for _, svc := range services {
 		p := plans.plan(svc.Name)

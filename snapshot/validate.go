@@ -11,6 +11,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	aggregatev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/clusters/aggregate/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 )
@@ -208,4 +209,19 @@ func aggregateMembers(c *clusterv3.Cluster) []string {
 		return nil
 	}
 	return cfg.GetClusters()
+}
+
+// listenerTCPClusters returns the clusters a listener's TCP proxies
+// forward to.
+func listenerTCPClusters(l *listenerv3.Listener) []string {
+	var out []string
+	for _, fc := range l.GetFilterChains() {
+		for _, f := range fc.GetFilters() {
+			tp := &tcpproxyv3.TcpProxy{}
+			if tc := f.GetTypedConfig(); tc != nil && tc.MessageIs(tp) && tc.UnmarshalTo(tp) == nil && tp.GetCluster() != "" {
+				out = append(out, tp.GetCluster())
+			}
+		}
+	}
+	return out
 }
