@@ -130,3 +130,20 @@ func TestExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckCluster checks the names a fleet may have in KV.
+func TestCheckCluster(t *testing.T) {
+	for _, ok := range []string{"edge", "edge-eu_1.prod", strings.Repeat("a", 128)} {
+		if err := CheckCluster(ok); err != nil {
+			t.Errorf("CheckCluster(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", ".", "..", ".hidden", "a/b", "a b", "é", strings.Repeat("a", 129)} {
+		if err := CheckCluster(bad); err == nil {
+			t.Errorf("CheckCluster(%q) accepted it", bad)
+		}
+	}
+	if got := Key("edge"); got != "switchyard/fleets/edge" {
+		t.Errorf("Key: %q", got)
+	}
+}

@@ -12,18 +12,22 @@ import (
 	"github.com/switchyard/switchyard/fleet"
 )
 
-// newFleetCommand groups the commands of fleet profiles. Only validate
-// exists so far: profiles are checked, not yet stored or served.
+// newFleetCommand groups the commands of fleet profiles: validate checks
+// a file, and the others read and write the profiles stored in Consul KV.
 func newFleetCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fleet",
-		Short: "Check Envoy fleet profiles (not yet applied to any proxy)",
+		Short: "Check and store Envoy fleet profiles in Consul KV (switchyard/fleets/<cluster>)",
 		Long: "A fleet profile says what the Envoy proxies of one node.cluster get: listeners,\n" +
 			"certificates, the services they see, access logs and route defaults. The schema is\n" +
-			"documented in the fleet package. Profiles are validated only; Switchyard does not\n" +
-			"serve them yet.",
+			"documented in the fleet package. Profiles are stored in Consul KV at\n" +
+			"switchyard/fleets/<cluster>, as the file's bytes (JSON or YAML), and only once valid;\n" +
+			"Switchyard serves them to the proxies whose node.cluster names the fleet. Every write\n" +
+			"is a check-and-set on the key's modify index, so that two operators cannot overwrite\n" +
+			"each other's profile unseen.",
 	}
-	cmd.AddCommand(newFleetValidateCommand())
+	cmd.AddCommand(newFleetValidateCommand(), newFleetListCommand(), newFleetGetCommand(),
+		newFleetApplyCommand(), newFleetDeleteCommand())
 	return cmd
 }
 
@@ -47,9 +51,26 @@ func newFleetValidateCommand() *cobra.Command {
 
 // runFleetValidate reads and checks the profile at path.
 func runFleetValidate(stdout, stderr io.Writer, path string, services []string) error {
+	p, _, err := readFleetProfile(stderr, path)
+	if err != nil {
+		return err
+	}
+	if err := renderFleetSummary(stdout, p); err != nil {
+		return err
+	}
+	if services != nil {
+		printFleetWarnings(stderr, path, p, services)
+	}
+	return nil
+}
+
+// readFleetProfile reads and parses the profile file at path. When it is
+// invalid it writes each problem to stderr, prefixed with the path, and
+// returns an error counting them.
+func readFleetProfile(stderr io.Writer, path string) (fleet.Profile, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("read fleet profile: %w", err)
+		return fleet.Profile{}, nil, fmt.Errorf("read fleet profile: %w", err)
 	}
 	p, err := fleet.Parse(data)
 	if err != nil {
@@ -57,17 +78,17 @@ func runFleetValidate(stdout, stderr io.Writer, path string, services []string) 
 		for _, line := range problems {
 			fmt.Fprintf(stderr, "%s: %s\n", path, line)
 		}
-		return fmt.Errorf("%s: invalid fleet profile: %d problem%s", path, len(problems), pluralS(len(problems)))
+		return fleet.Profile{}, nil, fmt.Errorf("%s: invalid fleet profile: %d problem%s", path, len(problems), pluralS(len(problems)))
 	}
-	if err := renderFleetSummary(stdout, p); err != nil {
-		return err
+	return p, data, nil
+}
+
+// printFleetWarnings writes what is suspicious in p given the catalog's
+// service names.
+func printFleetWarnings(stderr io.Writer, path string, p fleet.Profile, services []string) {
+	for _, w := range p.Warnings(services) {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
 	}
-	if services != nil {
-		for _, w := range p.Warnings(services) {
-			fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
-		}
-	}
-	return nil
 }
 
 // renderFleetSummary writes what a valid profile gives its fleet.
