@@ -32,7 +32,7 @@ type queryObserver interface {
 // previous one. T is the converted result, so that changes Switchyard does
 // not model (check output, raft indexes) never count as changes.
 type blockingWatch[T any] struct {
-	// endpoint is the metrics label ("catalog", "health" or "config");
+	// endpoint is the metrics label ("catalog", "health", "config" or "kv");
 	// path names the query in logs and errors.
 	endpoint, path string
 	datacenter     string

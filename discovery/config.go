@@ -26,9 +26,10 @@ const (
 	// clients on the same host.
 	DefaultMaxConns = 64
 	// MinMaxConns is the smallest budget that works: the catalog watch,
-	// the four config-entry watches, the change detector, the index
-	// sentinel, one targeted read and one service watch.
-	MinMaxConns = 9
+	// the four config-entry watches, the two KV prefix watches, the change
+	// detector, the index sentinel, one targeted read and one service
+	// watch.
+	MinMaxConns = 11
 )
 
 // Config configures a ConsulSource. Only Client is required; every other zero
@@ -54,8 +55,9 @@ type Config struct {
 	// queries alone may not see until their wait time ends.
 	IndexCheck time.Duration
 	// MaxConns bounds the HTTP connections discovery holds to Consul. The
-	// catalog and the four config-entry kinds hold one each, the index
-	// sentinel one now and then; up to MaxConns-7-readers services get a blocking watch of their own
+	// catalog, the four config-entry kinds and the two KV prefixes hold one
+	// each, the index sentinel one now and then; up to MaxConns-9-readers
+	// services get a blocking watch of their own
 	// (readers is MaxConns/8, between 1 and 8); past that, one catalog-wide
 	// change detector finds which services changed and at most readers
 	// targeted reads fetch them. Build Client on a transport passed through
@@ -117,7 +119,7 @@ func (c Config) readers() int {
 
 // serviceWatches is how many services may have a blocking watch of their
 // own: the budget less the catalog watch, the detector, the index
-// sentinel, the readers and the config-entry watches.
+// sentinel, the readers, the config-entry watches and the KV watches.
 func (c Config) serviceWatches() int {
-	return c.MaxConns - 3 - c.readers() - configWatches
+	return c.MaxConns - 3 - c.readers() - configWatches - kvWatches
 }

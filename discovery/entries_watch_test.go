@@ -206,6 +206,9 @@ func TestFirstModelGatedOnEveryKind(t *testing.T) {
 	}
 	ws := newWatchSet(src, "dc1")
 	ws.catalogLoaded = true
+	for _, prefix := range kvPrefixes() {
+		ws.applyKV(kvUpdate{prefix: prefix, entries: map[string]KVEntry{}})
+	}
 	kinds := configKinds()
 	for _, kind := range kinds[:len(kinds)-1] {
 		ws.applyConfig(configUpdate{kind: kind})

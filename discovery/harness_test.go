@@ -140,13 +140,14 @@ func (h *harness) waitModel(desc string, cond func(Model) bool) Model {
 // diagnosis summarises the source's connections, queries and watches, to
 // tell a stalled query from a change the source dropped.
 func (h *harness) diagnosis() string {
-	return fmt.Sprintf("connections open %d (peak %d); queries ok: catalog %v health %v detector %v read %v config %v; errors %v; watches %v; promotions %v; status %+v",
+	return fmt.Sprintf("connections open %d (peak %d); queries ok: catalog %v health %v detector %v read %v config %v kv %v; errors %v; watches %v; promotions %v; status %+v",
 		h.conns.Open(), h.conns.Peak(),
 		h.metric("switchyard_consul_requests_total", "endpoint", "catalog", "result", "ok"),
 		h.metric("switchyard_consul_requests_total", "endpoint", "health", "result", "ok"),
 		h.metric("switchyard_consul_requests_total", "endpoint", "detector", "result", "ok"),
 		h.metric("switchyard_consul_requests_total", "endpoint", "read", "result", "ok"),
 		h.metric("switchyard_consul_requests_total", "endpoint", "config", "result", "ok"),
+		h.metric("switchyard_consul_requests_total", "endpoint", "kv", "result", "ok"),
 		h.metric("switchyard_consul_requests_total", "result", "error"),
 		h.metric("switchyard_consul_watches"),
 		h.metric("switchyard_consul_watch_promotions_total"),

@@ -26,7 +26,7 @@ func newMetrics(reg prometheus.Registerer, conns *ConnCounter) (*metrics, error)
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_consul_requests_total",
-			Help: "Consul queries made by discovery, by endpoint (catalog, health, detector, read, config) and result (ok, error).",
+			Help: "Consul queries made by discovery, by endpoint (catalog, health, detector, read, config, kv) and result (ok, error).",
 		}, []string{"endpoint", "result"}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchyard_consul_last_success_timestamp_seconds",

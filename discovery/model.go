@@ -1,5 +1,6 @@
 // Package discovery watches Consul and turns what it reports into a plain
-// model of the services that exist and the health of their instances. It never
+// model of the services that exist and the health of their instances, with
+// the L7 config entries and the fleet inputs stored in Consul KV. It never
 // imports go-control-plane: translating the model into Envoy resources is the
 // snapshot package's job.
 package discovery
@@ -123,11 +124,42 @@ type Model struct {
 	// ConsulSource sends its first model only once it has read every kind,
 	// and never changes a value it has sent.
 	Config *ConfigEntries
+	// Fleets holds the fleet profiles and certificates stored in Consul
+	// KV. Nil means no fleet input has been read (a model made by hand);
+	// a ConsulSource sends its first model only once both KV watches
+	// answered, like Config, and from then on Fleets is never nil, its
+	// maps empty when nothing is stored. A change of fleet inputs alone
+	// sends a model that names nothing in Changed: Changed names services.
+	Fleets *FleetInputs
+}
+
+// The Consul KV prefixes whose keys feed FleetInputs.
+const (
+	FleetsPrefix = "switchyard/fleets/"
+	CertsPrefix  = "switchyard/certs/"
+)
+
+// KVEntry is one Consul KV value as read, with its modify index.
+type KVEntry struct {
+	Value       []byte
+	ModifyIndex uint64
+}
+
+// FleetInputs are the fleet profiles and certificates stored in Consul KV.
+// Models share one value until a key under either prefix changes, when the
+// source sends a new one, so a consumer can tell a change by comparing
+// pointers. A source never changes a value it has sent.
+type FleetInputs struct {
+	// Profiles are the values under switchyard/fleets/, by the rest of the key (a node.cluster).
+	Profiles map[string]KVEntry
+	// Certs are the values under switchyard/certs/, by the rest of the key (a certificate name).
+	Certs map[string]KVEntry
 }
 
 // Coalesce returns newer as a change from older's predecessor, for a
 // consumer that skips older: its Changed also names older's changed
-// services, and it is a delta only when both are.
+// services, and it is a delta only when both are. Config and Fleets are
+// newer's, which already hold every change older carried.
 func Coalesce(older, newer Model) Model {
 	if !older.Observed.IsZero() && (newer.Observed.IsZero() || older.Observed.Before(newer.Observed)) {
 		newer.Observed = older.Observed

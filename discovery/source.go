@@ -51,7 +51,8 @@ func NewConsulSource(cfg Config) (*ConsulSource, error) {
 // Changed names), so the consumer always gets the latest and never slows
 // the source down. A consumer may keep a model, but must not change it:
 // models share the slices and maps of the services that did not change
-// between them, and the config entries until one changes. The channel is never closed.
+// between them, the config entries until one changes and the fleet inputs
+// until a key changes. The channel is never closed.
 func (s *ConsulSource) Models() <-chan Model {
 	return s.models
 }

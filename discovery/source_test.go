@@ -90,8 +90,8 @@ func TestFirstModelOnlyAfterFullLoad(t *testing.T) {
 	if !st.Ready || st.Services != len(m.Services) || st.Instances != 4 || st.LastSuccess.IsZero() {
 		t.Errorf("status = %+v, want ready with %d services and 4 instances", st, len(m.Services))
 	}
-	if got := h.metric("switchyard_consul_watches"); got != float64(1+configWatches+len(m.Services)) {
-		t.Errorf("watches gauge = %v, want %d (catalog + config kinds + one per service)", got, 1+configWatches+len(m.Services))
+	if got := h.metric("switchyard_consul_watches"); got != float64(1+configWatches+kvWatches+len(m.Services)) {
+		t.Errorf("watches gauge = %v, want %d (catalog + config kinds + KV prefixes + one per service)", got, 1+configWatches+kvWatches+len(m.Services))
 	}
 	if err := h.stop(); err != nil {
 		t.Fatalf("Run() = %v", err)

@@ -49,7 +49,8 @@ type healthUpdate struct {
 }
 
 // watchSet owns the catalog watch, the health watches, the change detector,
-// the targeted readers, the config-entry watches and the state they build.
+// the targeted readers, the config-entry watches, the KV prefix watches and
+// the state they build.
 // The first Config.serviceWatches() service names get a blocking health
 // watch each, the fastest way to see a change; every later name is covered
 // by one catalog-wide change detector plus targeted reads, so the
@@ -63,6 +64,7 @@ type watchSet struct {
 	healthCh   chan healthUpdate
 	detectCh   chan map[string]uint64
 	configCh   chan configUpdate
+	kvCh       chan kvUpdate
 	readCh     chan *serviceWatch
 	fatalCh    chan error
 	wg         sync.WaitGroup
@@ -94,6 +96,14 @@ type watchSet struct {
 	// entry changes; configAnswered holds the kinds whose watch answered.
 	config         *ConfigEntries
 	configAnswered map[string]struct{}
+
+	// fleets is the value models carry, replaced (never modified) when a
+	// key changes; kvAnswered holds the prefixes whose watch answered.
+	// fleetsChanged is set when fleets changed since the last publish:
+	// that changes the model without naming a service in changed.
+	fleets        *FleetInputs
+	kvAnswered    map[string]struct{}
+	fleetsChanged bool
 }
 
 // newWatchSet returns an idle watch set for datacenter.
@@ -105,16 +115,18 @@ func newWatchSet(src *ConsulSource, datacenter string) *watchSet {
 		healthCh:   make(chan healthUpdate),
 		detectCh:   make(chan map[string]uint64),
 		configCh:   make(chan configUpdate),
+		kvCh:       make(chan kvUpdate),
 		readCh:     make(chan *serviceWatch),
 		fatalCh:    make(chan error),
 		watches:    make(map[string]*serviceWatch),
 		changed:    make(map[string]struct{}),
 
 		configAnswered: make(map[string]struct{}),
+		kvAnswered:     make(map[string]struct{}),
 	}
 }
 
-// run starts the catalog and config-entry watches and applies results
+// run starts the catalog, config-entry and KV watches and applies results
 // until ctx is done or a watch fails for good. It returns only after every watch has stopped.
 func (ws *watchSet) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -125,6 +137,7 @@ func (ws *watchSet) run(ctx context.Context) error {
 	ws.wg.Go(func() { sentinel.run(ctx) })
 	ws.start(ctx, ws.catalogWatch())
 	ws.startConfigWatches(ctx)
+	ws.startKVWatches(ctx)
 	for {
 		readCh, next := ws.nextRead()
 		select {
@@ -142,6 +155,8 @@ func (ws *watchSet) run(ctx context.Context) error {
 			ws.applyHealth(u)
 		case u := <-ws.configCh:
 			ws.applyConfig(u)
+		case u := <-ws.kvCh:
+			ws.applyKV(u)
 		}
 		ws.maybePublish()
 	}
@@ -394,17 +409,19 @@ func (ws *watchSet) applyHealth(u healthUpdate) {
 }
 
 // maybePublish sends a model when the first full load (the catalog, every
-// service and every config-entry kind) is complete and something changed
-// since the last one.
+// service, every config-entry kind and every KV prefix) is complete and
+// something changed since the last one. A change of fleet inputs alone
+// sends a delta that names nothing.
 func (ws *watchSet) maybePublish() {
 	first := !ws.ready
 	if first {
-		if !ws.catalogLoaded || ws.pending > 0 || !ws.configLoaded() {
+		if !ws.catalogLoaded || ws.pending > 0 || !ws.configLoaded() || !ws.kvLoaded() {
 			return
 		}
 		ws.ready = true
-		ws.src.log.Info("first full load from consul complete", "services", len(ws.watches), "config_entry_names", len(ws.config.Names()))
-	} else if len(ws.changed) == 0 {
+		ws.src.log.Info("first full load from consul complete", "services", len(ws.watches), "config_entry_names", len(ws.config.Names()),
+			"fleet_profiles", len(ws.fleets.Profiles), "fleet_certs", len(ws.fleets.Certs))
+	} else if len(ws.changed) == 0 && !ws.fleetsChanged {
 		return
 	}
 	m := ws.model()
@@ -412,16 +429,17 @@ func (ws *watchSet) maybePublish() {
 	if !first {
 		m.Changed, m.Delta = slices.Sorted(maps.Keys(ws.changed)), true
 	}
-	ws.changed = make(map[string]struct{})
+	ws.changed, ws.fleetsChanged = make(map[string]struct{}), false
 	ws.src.publish(m)
 }
 
-// model returns the answered services, sorted by name, and the config
-// entries. A service is copied out of its watch's instances once per
-// change, then shared by the models that follow, so a model costs a copy of
-// the list, not of the catalog; the entries are shared until they change.
+// model returns the answered services, sorted by name, the config entries
+// and the fleet inputs. A service is copied out of its watch's instances
+// once per change, then shared by the models that follow, so a model costs
+// a copy of the list, not of the catalog; the entries and inputs are shared
+// until they change.
 func (ws *watchSet) model() Model {
-	m := Model{Datacenter: ws.datacenter, Services: make([]Service, 0, len(ws.watches)), Config: ws.config}
+	m := Model{Datacenter: ws.datacenter, Services: make([]Service, 0, len(ws.watches)), Config: ws.config, Fleets: ws.fleets}
 	for _, name := range ws.names {
 		sw := ws.watches[name]
 		if !sw.answered {
