@@ -19,6 +19,12 @@ type metrics struct {
 	// drops held, applied and recovered.
 	dropsHeld  prometheus.Gauge
 	dropEvents *prometheus.CounterVec
+	// fleetRejected is 1 for each fleet whose stored profile or a
+	// certificate it serves is rejected; fleetFailures counts the fleets'
+	// failed builds and publishes; fleetPublishes their publishes.
+	fleetRejected  *prometheus.GaugeVec
+	fleetFailures  *prometheus.CounterVec
+	fleetPublishes *prometheus.CounterVec
 }
 
 // newMetrics creates the metrics and registers them if reg is not nil.
@@ -74,9 +80,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Drops of endpoints the drop guard held, applied after the confirmation window, or saw recover while held, by result.",
 		}, []string{"result"}),
 	}
+	m.fleetRejected = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_fleet_profile_rejected",
+		Help: "1 for each fleet whose stored profile, or a certificate it serves, is rejected; the last good one stays in force.",
+	}, []string{"fleet"})
+	m.fleetFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_fleet_failures_total",
+		Help: "Fleet builds or publishes that failed; the fleet's last published resources stay in force.",
+	}, []string{"fleet"})
+	m.fleetPublishes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_fleet_publishes_total",
+		Help: "Updates published to the proxies of a fleet.",
+	}, []string{"fleet"})
 	if reg != nil {
 		reg.MustRegister(m.publishes, m.unchanged, m.failures, m.warnings, m.lastPublish, m.buildTime, m.rejected, m.downgrades,
-			m.rejectedBy, m.downgradesBy, m.dropsHeld, m.dropEvents)
+			m.rejectedBy, m.downgradesBy, m.dropsHeld, m.dropEvents, m.fleetRejected, m.fleetFailures, m.fleetPublishes)
 	}
 	return m
 }

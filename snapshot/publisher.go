@@ -58,6 +58,10 @@ type PublishStatus struct {
 	// rejected or partly expressed, or whose endpoints' drop is held;
 	// services with nothing to report are left out.
 	Services map[string]ServiceStatus
+	// Fleets holds, by node.cluster, every fleet profile stored or in
+	// force; Certs every certificate stored or in force, by name.
+	Fleets map[string]FleetStatus
+	Certs  map[string]CertStatus
 }
 
 // ServiceStatus is what the publisher reports of one service's config
@@ -95,6 +99,8 @@ type Publisher struct {
 	// guard holds back mass drops of endpoints; last is the model before
 	// it, so that a re-run (a follow-up, a hold's expiry) guards it again.
 	guard *dropGuard
+	// fleets are the fleet profiles in force and their builders.
+	fleets *fleetSet
 
 	mu     sync.Mutex
 	status PublishStatus
@@ -134,6 +140,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		metrics:  newMetrics(cfg.Registerer),
 		builders: builders,
 		guard:    newDropGuard(cfg.DropGuard),
+		fleets:   newFleetSet(cfg.Translate),
 		status:   PublishStatus{Versions: map[Flavour]Versions{}},
 	}, nil
 }
@@ -230,6 +237,12 @@ func (p *Publisher) publishModel(raw discovery.Model) {
 		p.view.model, p.view.plans = m, p.builders[FlavourEnvoy].plans
 		p.mu.Unlock()
 	}
+	// Ready waits for the fleets too, so that no proxy of a fleet with a
+	// profile is served the default first.
+	p.publishFleets(m)
+	p.mu.Lock()
+	p.status.Ready = len(p.status.Versions) == len(Flavours())
+	p.mu.Unlock()
 }
 
 // publishFlavour builds one flavour and hands its changes to the sink
@@ -292,7 +305,6 @@ func (p *Publisher) recordPublish(f Flavour, v Versions) {
 	defer p.mu.Unlock()
 	p.status.Versions[f] = v
 	p.status.LastPublish = now
-	p.status.Ready = len(p.status.Versions) == len(Flavours())
 	p.metrics.publishes.WithLabelValues(f.String()).Inc()
 	p.metrics.lastPublish.WithLabelValues(f.String()).Set(float64(now.Unix()))
 }
@@ -372,5 +384,7 @@ func (p *Publisher) Status() PublishStatus {
 	out := p.status
 	out.Versions = maps.Clone(p.status.Versions)
 	out.Services = maps.Clone(p.status.Services)
+	out.Fleets = maps.Clone(p.status.Fleets)
+	out.Certs = maps.Clone(p.status.Certs)
 	return out
 }

@@ -8,8 +8,8 @@ import (
 
 // Change is one resource a publish puts or removes.
 type Change struct {
-	// TypeURL is resourcev3.ClusterType, EndpointType, ListenerType or
-	// RouteType.
+	// TypeURL is resourcev3.ClusterType, EndpointType, ListenerType,
+	// RouteType or, for a fleet, SecretType.
 	TypeURL string
 	Name    string
 	// Hash is the resource's content hash, the hex SHA-256 of its
@@ -24,7 +24,10 @@ type Change struct {
 // every resource that changed since the last publish the sink accepted.
 // The first accepted publish of a flavour carries every resource.
 type Update struct {
-	Flavour  Flavour
+	Flavour Flavour
+	// Fleet, when set, names the fleet (node.cluster) the update is for:
+	// it goes to that fleet's proxies only, and may carry secrets.
+	Fleet    string
 	Versions Versions
 	// Observed is when discovery saw the changes this update carries;
 	// zero for an update that carries no new change (a follow-up).
@@ -40,4 +43,11 @@ type Update struct {
 // sent again, with whatever changed meanwhile, in the next update.
 type Sink interface {
 	Publish(u Update) error
+}
+
+// FleetRemover is a Sink that serves fleets: RemoveFleet puts a fleet's
+// proxies back on what every other Envoy gets. A sink without it is sent
+// no fleet update.
+type FleetRemover interface {
+	RemoveFleet(cluster string)
 }

@@ -20,6 +20,8 @@ type Versions struct {
 	Endpoints string
 	Listeners string
 	Routes    string
+	// Secrets is set for a fleet only: the version of its SDS secrets.
+	Secrets string
 }
 
 // versionsOf hashes each type's resources. The same resources give the same

@@ -29,6 +29,11 @@ type adminStatus struct {
 	// rejected (the last good routing stays in force) or partly expressed
 	// for a flavour.
 	Services map[string]snapshot.ServiceStatus `json:"services,omitempty"`
+	// Fleets reports, by node.cluster, every fleet profile stored in
+	// Consul KV or in force, with why one is rejected; Certs the
+	// certificates, never their keys.
+	Fleets map[string]snapshot.FleetStatus `json:"fleets,omitempty"`
+	Certs  map[string]snapshot.CertStatus  `json:"certs,omitempty"`
 }
 
 // consulStatus is the Consul part of /status. While one of discovery's
@@ -124,6 +129,8 @@ func (a *app) status() adminStatus {
 		LastPublish: pub.LastPublish,
 		LastError:   pub.LastError,
 		Services:    pub.Services,
+		Fleets:      pub.Fleets,
+		Certs:       pub.Certs,
 	}
 	out.Consul.Age = "0s"
 	if out.Consul.Failing && !src.LastSuccess.IsZero() {

@@ -28,10 +28,24 @@ func (a *app) proxyDetail(id string) (proxyDetail, bool) {
 	if len(out.Streams) == 0 {
 		return out, false
 	}
-	if kind, ok := parseKind(out.Streams[0].Kind); ok {
-		out.Resources = a.xds.Resources(kind)
-	}
+	out.Resources = a.groupResources(out.Streams[0].Group)
 	return out, true
+}
+
+// groupResources returns what the clients of a group ("envoy/edge") are
+// served: their fleet's resources if it has a profile in force, else
+// their kind's.
+func (a *app) groupResources(group string) []xds.TypeResources {
+	kind, ok := parseKind(group)
+	if !ok {
+		return nil
+	}
+	if _, cluster, _ := strings.Cut(group, "/"); kind == xds.KindEnvoy {
+		if res, ok := a.xds.FleetResources(cluster); ok {
+			return res
+		}
+	}
+	return a.xds.Resources(kind)
 }
 
 // parseKind reads a kind of client by name ("envoy", "grpc"), or from a
@@ -47,8 +61,9 @@ func parseKind(s string) (xds.Kind, bool) {
 }
 
 // serveConfigDump writes /debug/config_dump?group=<group or kind>: every
-// resource that group is served, as Envoy JSON by type. Every group of a
-// kind is served the same resources.
+// resource that group is served, as Envoy JSON by type, private keys
+// redacted. Every group of a kind is served the same resources, except
+// the Envoy groups of fleets with a profile in force.
 func (a *app) serveConfigDump(w http.ResponseWriter, r *http.Request) {
 	group := r.URL.Query().Get("group")
 	kind, ok := parseKind(group)
@@ -57,6 +72,11 @@ func (a *app) serveConfigDump(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dump, err := a.xds.ConfigDump(kind)
+	if _, cluster, _ := strings.Cut(group, "/"); kind == xds.KindEnvoy && cluster != "" {
+		if fd, ok, ferr := a.xds.FleetConfigDump(cluster); ok {
+			dump, err = fd, ferr
+		}
+	}
 	if err != nil {
 		a.writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return

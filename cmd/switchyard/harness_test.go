@@ -41,6 +41,16 @@ type testSwitchyard struct {
 // so it would move the versions and resources the other tests pin.
 func startSwitchyard(t *testing.T, consulAddr string, opts ...func(*serveConfig)) *testSwitchyard {
 	t.Helper()
+	var logOut io.Writer = io.Discard
+	if os.Getenv("SWITCHYARD_TEST_LOG") != "" {
+		logOut = os.Stderr
+	}
+	return startSwitchyardLogged(t, consulAddr, logOut, opts...)
+}
+
+// startSwitchyardLogged is startSwitchyard writing its debug log to logOut.
+func startSwitchyardLogged(t *testing.T, consulAddr string, logOut io.Writer, opts ...func(*serveConfig)) *testSwitchyard {
+	t.Helper()
 	cfg := defaultServeConfig()
 	cfg.ConsulAddr = consulAddr
 	cfg.XDSAddr = "127.0.0.1:0"
@@ -52,10 +62,6 @@ func startSwitchyard(t *testing.T, consulAddr string, opts ...func(*serveConfig)
 	cfg.DropConfirm = 0
 	for _, o := range opts {
 		o(&cfg)
-	}
-	var logOut io.Writer = io.Discard
-	if os.Getenv("SWITCHYARD_TEST_LOG") != "" {
-		logOut = os.Stderr
 	}
 	a, err := newApp(cfg, slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {

@@ -23,11 +23,19 @@ func New(srv *xds.Server) Sink {
 
 // Publish implements snapshot.Sink.
 func (s Sink) Publish(u snapshot.Update) error {
+	if u.Fleet != "" {
+		return s.srv.ApplyFleet(u.Fleet, convert(u))
+	}
 	kind, err := kindOf(u.Flavour)
 	if err != nil {
 		return err
 	}
 	return s.srv.Apply(kind, convert(u))
+}
+
+// RemoveFleet implements snapshot.FleetRemover.
+func (s Sink) RemoveFleet(cluster string) {
+	s.srv.RemoveFleet(cluster)
 }
 
 // kindOf maps a translation flavour to the client kind it is built for.
@@ -54,6 +62,9 @@ func convert(u snapshot.Update) xds.Update {
 		},
 		Changes:  make([]xds.Change, len(u.Changes)),
 		Observed: u.Observed,
+	}
+	if u.Fleet != "" {
+		out.Versions[resourcev3.SecretType] = u.Versions.Secrets
 	}
 	for i, c := range u.Changes {
 		out.Changes[i] = xds.Change{TypeURL: c.TypeURL, Name: c.Name, Version: c.Hash}

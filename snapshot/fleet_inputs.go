@@ -1,0 +1,153 @@
+package snapshot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/envoy"
+	"github.com/switchyard/switchyard/fleet"
+)
+
+// CertStatus is what the publisher reports of one certificate in Consul
+// KV. It never holds key material.
+type CertStatus struct {
+	// Index is the modify index of the value in force; 0 when none is.
+	Index    uint64    `json:"index,omitempty"`
+	NotAfter time.Time `json:"not_after,omitzero"`
+	Names    []string  `json:"names,omitempty"`
+	// Error says why the stored value is not in force; the last good one,
+	// if any, stays.
+	Error string `json:"error,omitempty"`
+}
+
+// certInForce is one certificate the fleets may serve: the last good value
+// of its key and the SDS secret built from it.
+type certInForce struct {
+	status CertStatus
+	secret types.Resource
+	hash   string
+	// good is set once a value parsed; secret and hash are then those of
+	// the last good value.
+	good bool
+}
+
+// fleetProfile is a stored profile as the publisher judged it.
+type fleetProfile struct {
+	index   uint64
+	raw     []byte
+	profile *fleet.Profile
+	err     error
+}
+
+// syncCerts brings the certificates to what KV holds: a changed value is
+// parsed and, if good, put in force; a bad one leaves the last good in
+// force with an error; a deleted one stays in force while a profile in
+// force names it. keep reports whether a name is still needed.
+func syncCerts(certs map[string]*certInForce, stored map[string]discovery.KVEntry, keep func(string) bool) {
+	for name, e := range stored {
+		c := certs[name]
+		if c != nil && c.status.Index == e.ModifyIndex && c.status.Error == "" {
+			continue
+		}
+		if c == nil {
+			c = &certInForce{}
+			certs[name] = c
+		}
+		pair, err := fleet.ParseCertBundle(e.Value)
+		if err != nil {
+			c.status.Error = fmt.Sprintf("switchyard/certs/%s (index %d): %v", name, e.ModifyIndex, err)
+			continue
+		}
+		secret := envoy.TLSSecret(name, pair.CertPEM, pair.KeyPEM)
+		hash, err := resourceHash(secret)
+		if err != nil {
+			c.status.Error = fmt.Sprintf("switchyard/certs/%s: %v", name, err)
+			continue
+		}
+		*c = certInForce{secret: secret, hash: hash, good: true,
+			status: CertStatus{Index: e.ModifyIndex, NotAfter: pair.NotAfter, Names: pair.Names}}
+	}
+	for name, c := range certs {
+		if _, ok := stored[name]; ok {
+			continue
+		}
+		if !c.good || !keep(name) {
+			delete(certs, name)
+			continue
+		}
+		c.status.Error = fmt.Sprintf("switchyard/certs/%s was deleted; the last good certificate stays in force while a fleet serves it", name)
+	}
+}
+
+// judgeProfile parses a stored profile and checks that every certificate
+// it serves has a good value.
+func judgeProfile(cluster string, e discovery.KVEntry, certs map[string]*certInForce) fleetProfile {
+	out := fleetProfile{index: e.ModifyIndex, raw: e.Value}
+	if err := fleet.CheckCluster(cluster); err != nil {
+		out.err = fmt.Errorf("key %s%s: %w", discovery.FleetsPrefix, cluster, err)
+		return out
+	}
+	p, err := fleet.Parse(e.Value)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	var errs []error
+	for _, name := range p.SecretNames() {
+		switch c := certs[name]; {
+		case c == nil:
+			errs = append(errs, fmt.Errorf("certificate %q: no key %s%s in Consul KV", name, discovery.CertsPrefix, name))
+		case !c.good:
+			errs = append(errs, fmt.Errorf("certificate %q: %s", name, c.status.Error))
+		}
+	}
+	if len(errs) > 0 {
+		out.err = errors.Join(errs...)
+		return out
+	}
+	out.profile = &p
+	return out
+}
+
+// same reports whether the judged profile has the stored bytes raw.
+func (f fleetProfile) same(raw []byte) bool {
+	return bytes.Equal(f.raw, raw)
+}
+
+// certErrors returns the errors of the certificates a profile serves that
+// keep their last good value in force.
+func certErrors(p *fleet.Profile, certs map[string]*certInForce) []string {
+	var out []string
+	for _, name := range p.SecretNames() {
+		if c := certs[name]; c != nil && c.status.Error != "" {
+			out = append(out, fmt.Sprintf("certificate %q: %s", name, c.status.Error))
+		}
+	}
+	return out
+}
+
+// certStatuses returns the certificates' statuses by name.
+func certStatuses(certs map[string]*certInForce) map[string]CertStatus {
+	out := make(map[string]CertStatus, len(certs))
+	for _, name := range slices.Sorted(maps.Keys(certs)) {
+		out[name] = certs[name].status
+	}
+	return out
+}
+
+// resourceHash is a resource's content hash, as the memo builder's.
+func resourceHash(r types.Resource) (string, error) {
+	b, err := cachev3.MarshalResource(r)
+	if err != nil {
+		return "", err
+	}
+	return cachev3.HashResource(b), nil
+}
