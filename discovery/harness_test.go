@@ -140,8 +140,12 @@ func (h *harness) waitModel(desc string, cond func(Model) bool) Model {
 // diagnosis summarises the source's connections, queries and watches, to
 // tell a stalled query from a change the source dropped.
 func (h *harness) diagnosis() string {
+	conns := h.conns
+	if conns == nil { // the test built its own client
+		conns = &ConnCounter{}
+	}
 	return fmt.Sprintf("connections open %d (peak %d); queries ok: catalog %v health %v detector %v read %v config %v kv %v; errors %v; watches %v; promotions %v; status %+v",
-		h.conns.Open(), h.conns.Peak(),
+		conns.Open(), conns.Peak(),
 		h.metric("switchyard_consul_requests_total", "endpoint", "catalog", "result", "ok"),
 		h.metric("switchyard_consul_requests_total", "endpoint", "health", "result", "ok"),
 		h.metric("switchyard_consul_requests_total", "endpoint", "detector", "result", "ok"),

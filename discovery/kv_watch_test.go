@@ -2,11 +2,16 @@ package discovery
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/consul/api"
@@ -291,5 +296,75 @@ func TestFleetInputsWithoutKeyRead(t *testing.T) {
 				t.Errorf("%d refusal warnings, want %d:\n%s", got, tc.warnings, logs.String())
 			}
 		})
+	}
+}
+
+// TestRefusedKVListIsPolled serves a KV list that Consul refuses three
+// times ("Permission denied") and then answers: the watch delivers empty
+// inputs once, logs the refusal once, asks again only after each wait
+// time, and delivers the key once the token may list it.
+func TestRefusedKVListIsPolled(t *testing.T) {
+	const waitTime = 50 * time.Millisecond
+	var (
+		mu       sync.Mutex
+		requests []time.Time
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/kv/"+FleetsPrefix {
+			http.NotFound(w, r)
+			return
+		}
+		mu.Lock()
+		requests = append(requests, time.Now())
+		n := len(requests)
+		mu.Unlock()
+		if n <= 3 {
+			http.Error(w, `Permission denied: token lacks permission 'key:list' on "switchyard/fleets/"`, http.StatusForbidden)
+			return
+		}
+		w.Header().Set("X-Consul-Index", "7")
+		io.WriteString(w, `[{"Key":"switchyard/fleets/edge","Value":"cHJvZmlsZQ==","ModifyIndex":7}]`)
+	}))
+	defer srv.Close()
+	client, err := api.NewClient(&api.Config{Address: srv.Listener.Addr().String(), Scheme: "http"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	src, err := NewConsulSource(Config{Client: client, Datacenter: "dc1", WaitTime: waitTime,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := newWatchSet(src, "dc1")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- ws.kvWatch(FleetsPrefix).run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run() = %v, want nil after cancel", err)
+		}
+	}()
+	want := []map[string]KVEntry{{}, {"edge": {Value: []byte("profile"), ModifyIndex: 7}}}
+	for i, w := range want {
+		select {
+		case u := <-ws.kvCh:
+			if diff := cmp.Diff(w, u.entries); u.prefix != FleetsPrefix || diff != "" {
+				t.Fatalf("delivery %d for %s (-want +got):\n%s", i, u.prefix, diff)
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("no delivery %d within %s", i, waitFor)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < 4; i++ {
+		if gap := requests[i].Sub(requests[i-1]); gap < waitTime {
+			t.Errorf("request %d came %s after a refusal, want at least the wait time %s", i+1, gap, waitTime)
+		}
+	}
+	if got := strings.Count(logs.String(), "consul denied listing fleet inputs"); got != 1 {
+		t.Errorf("%d refusal warnings, want 1:\n%s", got, logs.String())
 	}
 }

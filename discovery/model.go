@@ -107,7 +107,8 @@ type Model struct {
 	// changed or removed since the source's previous model, and every name
 	// whose config entry of any kind was added, changed or removed (which
 	// need not be a service in Services). It is complete only when Delta
-	// is set.
+	// is set. It never names fleet inputs: a delta whose only change is
+	// Fleets has an empty Changed.
 	Changed []string
 	// Delta is set when Changed is complete, so that a consumer that
 	// followed the previous model need only look at the services it names.
