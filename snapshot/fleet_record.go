@@ -70,4 +70,10 @@ func (p *Publisher) recordFleets(fleets map[string]FleetStatus, certs map[string
 		}
 	}
 	p.status.Fleets, p.status.Certs = fleets, certs
+	p.secretHashes = map[string]string{}
+	for name, c := range p.fleets.certs {
+		if c.good {
+			p.secretHashes[name] = c.hash
+		}
+	}
 }

@@ -109,6 +109,9 @@ type Publisher struct {
 		model discovery.Model
 		plans planSet
 	}
+	// secretHashes are the content hashes of the good certificates'
+	// secrets, by name, for FleetPreview.
+	secretHashes map[string]string
 }
 
 // NewPublisher returns a publisher; Run starts it.

@@ -94,6 +94,7 @@ func (a *app) adminHandler(reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("GET /v1/rollout-fleet", a.serveFleetReport)
 	mux.HandleFunc("GET /debug/config_dump", a.serveConfigDump)
 	mux.HandleFunc("GET /v1/loads", a.serveLoads)
+	mux.HandleFunc("POST /v1/fleets/{cluster}/diff", a.serveFleetDiff)
 	mux.Handle("GET /", dashboardHandler())
 	return mux
 }

@@ -164,7 +164,7 @@ func TestFleetProfileEndToEnd(t *testing.T) {
 			len(s.Warming) == 0 && len(s.WarmingListeners) == 0
 	})
 	waitEnvoy(t, other, "the default resources", func(s simenvoy.State) bool {
-		return names(s, resourcev3.ClusterType) == "api,db,web" && names(s, resourcev3.SecretType) == ""
+		return names(s, resourcev3.ClusterType) == "api,consul,db,web" && names(s, resourcev3.SecretType) == ""
 	})
 	checkSNI(t, edge.State())
 
@@ -206,7 +206,7 @@ func TestFleetProfileEndToEnd(t *testing.T) {
 	if got := responsesSince(before, edge.State()); len(got) != 0 {
 		t.Errorf("rejected input sent the fleet %v, want nothing", got)
 	}
-	if s := other.State(); names(s, resourcev3.ClusterType) != "api,db,web" {
+	if s := other.State(); names(s, resourcev3.ClusterType) != "api,consul,db,web" {
 		t.Errorf("another fleet changed: %s", names(s, resourcev3.ClusterType))
 	}
 
@@ -223,7 +223,7 @@ func TestFleetProfileEndToEnd(t *testing.T) {
 	}
 	back := startFleetEnvoy(t, xdsAddr, "edge-1", "edge")
 	waitEnvoy(t, back, "the default resources again", func(s simenvoy.State) bool {
-		return names(s, resourcev3.ClusterType) == "api,db,web" && names(s, resourcev3.ListenerType) == "http_10000"
+		return names(s, resourcev3.ClusterType) == "api,consul,db,web" && names(s, resourcev3.ListenerType) == "http_10000"
 	})
 }
 

@@ -27,7 +27,7 @@ func newFleetCommand() *cobra.Command {
 			"each other's profile unseen.",
 	}
 	cmd.AddCommand(newFleetValidateCommand(), newFleetListCommand(), newFleetGetCommand(),
-		newFleetApplyCommand(), newFleetDeleteCommand())
+		newFleetApplyCommand(), newFleetDeleteCommand(), newFleetDiffCommand())
 	return cmd
 }
 
