@@ -35,7 +35,7 @@ func newServeCommand() *cobra.Command {
 	f.DurationVar(&cfg.DebounceMax, "debounce-max", cfg.DebounceMax, "longest a burst of Consul changes may delay a snapshot")
 	f.DurationVar(&cfg.StaleAfter, "stale-after", cfg.StaleAfter, "how long a proxy may leave a response unanswered before it counts as STALE in /v1/proxies")
 	f.DurationVar(&cfg.ConsulWait, "consul-wait", cfg.ConsulWait, "wait time of each Consul blocking query")
-	f.IntVar(&cfg.ConsulMaxConns, "consul-max-conns", cfg.ConsulMaxConns, "most HTTP connections held to the Consul agent (9–200; the agent refuses more than its limits.http_max_conns_per_client, 200 by default)")
+	f.IntVar(&cfg.ConsulMaxConns, "consul-max-conns", cfg.ConsulMaxConns, "most HTTP connections held to the Consul agent (11–200; the agent refuses more than its limits.http_max_conns_per_client, 200 by default)")
 	f.BoolVar(&cfg.Register, "register", cfg.Register, "register this replica in Consul as service \"switchyard\" (admin address, /healthz check) so that `switchyard status` finds it")
 	f.BoolVar(&cfg.Rollouts, "rollouts", cfg.Rollouts, "run the rollout controller: the replica holding the Consul lock switchyard/rollouts/.leader applies the steps of `switchyard rollout`s")
 	f.DurationVar(&cfg.RolloutTick, "rollout-tick", cfg.RolloutTick, "how often the rollout controller checks the gates and steps of every running rollout (50ms–1m)")
