@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
@@ -29,6 +30,9 @@ type FleetStatus struct {
 	// Error is the last error building or publishing the fleet's
 	// resources; what was published last stays in force.
 	Error string `json:"error,omitempty"`
+	// Warnings name the parts of the profile in force that match nothing
+	// in the catalog: a name or glob, a TCP listener's service.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // fleetTarget is one fleet whose profile is in force: its builder, which
@@ -39,6 +43,9 @@ type fleetTarget struct {
 	// secrets are, by name, the hashes of the secrets the sink holds.
 	secrets   map[string]string
 	published bool
+	// held are the removals of clusters and endpoint assignments the
+	// last update held back, to go with the next one (make before break).
+	held []Change
 }
 
 // fleetSet is every fleet the publisher serves. Only Run's goroutine
@@ -118,6 +125,12 @@ func (s *fleetSet) build(cluster string, t *fleetTarget, m discovery.Model, plan
 		return nil, built{}, err
 	}
 	changes := t.builder.changes()
+	t.held = nil
+	if !t.builder.holding {
+		// As for the default flavours: routes that stop using a cluster
+		// go first, the cluster a moment later (see holdRemovals).
+		changes, t.held = holdRemovals(changes)
+	}
 	secrets, version := s.secretChanges(t)
 	if len(changes) == 0 && len(secrets) == 0 && t.published {
 		return nil, b, nil
@@ -144,6 +157,8 @@ func (s *fleetSet) accepted(t *fleetTarget, u *Update) {
 	}
 	t.builder.accept(u.Changes[:n])
 	t.published = true
+	t.builder.holding = len(t.held) > 0
+	t.builder.hold(t.held)
 }
 
 // secretChanges returns the secrets a fleet's sink must be sent or must
@@ -172,7 +187,7 @@ func (s *fleetSet) secretChanges(t *fleetTarget) ([]Change, string) {
 
 // status returns every stored or served fleet's status; errs are the
 // build or publish errors of this round, by cluster.
-func (s *fleetSet) status(errs map[string]string, builds map[string]built) map[string]FleetStatus {
+func (s *fleetSet) status(errs map[string]string, builds map[string]built, catalog []string) map[string]FleetStatus {
 	out := map[string]FleetStatus{}
 	for cluster, j := range s.judged {
 		st := FleetStatus{}
@@ -188,8 +203,9 @@ func (s *fleetSet) status(errs map[string]string, builds map[string]built) map[s
 		st.Services = len(t.builder.entries)
 		st.Clusters = builds[cluster].clusters
 		st.Error = errs[cluster]
+		st.Warnings = t.in.profile.Warnings(catalog)
 		if ce := certErrors(t.in.profile, s.certs); st.Rejected == "" && len(ce) > 0 {
-			st.Rejected = fmt.Sprint(ce)
+			st.Rejected = strings.Join(ce, "\n")
 		}
 		out[cluster] = st
 	}

@@ -30,6 +30,7 @@ func (p *Publisher) publishFleets(m discovery.Model) {
 		if err == nil && u != nil {
 			if err = p.cfg.Sink.Publish(*u); err == nil {
 				p.fleets.accepted(t, u)
+				p.removals = p.removals || len(t.held) > 0
 				p.metrics.fleetPublishes.WithLabelValues(cluster).Inc()
 				p.log.Info("fleet published", "fleet", cluster, "clusters", b.clusters, "changes", len(u.Changes),
 					"cds", u.Versions.Clusters, "lds", u.Versions.Listeners, "sds", u.Versions.Secrets)
@@ -41,7 +42,14 @@ func (p *Publisher) publishFleets(m discovery.Model) {
 			p.log.Error("fleet not published; its proxies keep what they were sent last", "fleet", cluster, "error", err)
 		}
 	}
-	p.recordFleets(p.fleets.status(errs, builds), certStatuses(p.fleets.certs))
+	var catalog []string
+	if len(p.fleets.targets) > 0 {
+		catalog = make([]string, 0, len(m.Services))
+		for _, svc := range m.Services {
+			catalog = append(catalog, svc.Name)
+		}
+	}
+	p.recordFleets(p.fleets.status(errs, builds, catalog), certStatuses(p.fleets.certs))
 }
 
 // recordFleets notes the fleets' and certificates' statuses, logging each
