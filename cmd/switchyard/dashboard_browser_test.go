@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/switchyard/switchyard/internal/simenvoy"
+	"github.com/switchyard/switchyard/snapshot"
 )
 
 // chromiumPath is where Debian's chromium package installs the browser;
@@ -150,6 +154,70 @@ func TestDashboardBrowser(t *testing.T) {
 	waitPage(t, ctx, "the 50/50 split still in force", jsShare("web/v1", "50%")+" && "+jsShare("web/v2", "50%"))
 
 	saveScreenshot(t, ctx, "dashboard.png")
+}
+
+// fleetRefusal is why the fake /status says edge's stored profile is
+// rejected.
+const fleetRefusal = "listeners[1].port: 70000 is not a port (1–65535)"
+
+// TestDashboardFleetsBrowser drives the dashboard in headless Chromium
+// against a fake admin server whose /status reports a fleet whose stored
+// profile is rejected with a good one in force, one rejected with none in
+// force, a healthy one, and a valid and an expired, bad certificate: the
+// Fleets panel must show each, the rejections and errors highlighted as a
+// proxy's rejection is. It saves a full-page screenshot.
+func TestDashboardFleetsBrowser(t *testing.T) {
+	now := time.Now()
+	url := fakeAdmin(t, adminStatus{
+		Ready: true,
+		Fleets: map[string]snapshot.FleetStatus{
+			"edge":     {Index: 42, Rejected: fleetRefusal, RejectedIndex: 57, Services: 12, Clusters: 12, Secrets: []string{"site-a", "site-b"}},
+			"canary":   {Rejected: `certificate "site-d": no key switchyard/certs/site-d in Consul KV`, RejectedIndex: 61},
+			"internal": {Index: 7, Services: 1, Clusters: 1},
+		},
+		Certs: map[string]snapshot.CertStatus{
+			"site-a": {Index: 30, NotAfter: now.Add(60 * 24 * time.Hour), Names: []string{"a.example.com"}},
+			"site-b": {Index: 31, NotAfter: now.Add(-24 * time.Hour), Names: []string{"b.example.com"},
+				Error: "switchyard/certs/site-b (index 58): certificate and key: tls: private key does not match public key"},
+		},
+	})
+	ctx := startBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	waitPage(t, ctx, "the Fleets panel", `!document.getElementById('fleets-section').hidden`)
+	waitPage(t, ctx, "edge rejected", jsHas(`tr.fleet.is-rejected[data-fleet="edge"][data-rejected][data-index="42"]`, "site-a, site-b"))
+	waitPage(t, ctx, "why edge's profile is rejected", jsHas(`tr.rejection[data-fleet="edge"][data-problem="rejected"]`, "Rejected (index 57), last good profile in force: "+fleetRefusal))
+	waitPage(t, ctx, "canary rejected with no profile in force", jsHas(`tr.rejection[data-fleet="canary"][data-problem="rejected"] .rejection-error`, `certificate "site-d"`)+
+		" && "+jsHas(`tr.fleet.is-rejected[data-fleet="canary"][data-index="0"]`, "none in force"))
+	waitPage(t, ctx, "internal not rejected", `document.querySelector('tr.fleet[data-fleet="internal"]:not([data-rejected]):not(.is-rejected)') !== null && document.querySelector('tr.rejection[data-fleet="internal"]') === null`)
+	waitPage(t, ctx, "site-a valid", jsHas(`tr.cert[data-cert="site-a"]:not([data-expired]):not([data-error]) .expiry`, now.Add(60*24*time.Hour).UTC().Format(time.DateOnly)))
+	waitPage(t, ctx, "site-b expired, with its error", jsHas(`tr.cert.has-error[data-cert="site-b"][data-expired] .expiry.expired`, "EXPIRED")+
+		" && "+jsHas(`tr.rejection[data-cert="site-b"] .rejection-error`, "private key does not match public key"))
+	waitPage(t, ctx, "the fleets in the summary", jsHas(`#summary`, "3 fleets (2 rejected)"))
+	saveScreenshot(t, ctx, "dashboard_fleets.png")
+}
+
+// fakeAdmin serves the dashboard beside fixed answers: no service, no
+// proxy, and status as /status. It returns the page's URL.
+func fakeAdmin(t *testing.T, status adminStatus) string {
+	t.Helper()
+	answer := func(v any) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if err := json.NewEncoder(w).Encode(v); err != nil {
+				t.Errorf("fake admin: %v", err)
+			}
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /", dashboardHandler())
+	mux.Handle("GET /v1/services", answer([]any{}))
+	mux.Handle("GET /v1/proxies", answer([]any{}))
+	mux.Handle("GET /status", answer(status))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
 }
 
 // saveScreenshot writes a full-page PNG of the page to artifactsDir.

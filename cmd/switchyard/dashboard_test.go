@@ -32,9 +32,9 @@ func TestDashboardServesPageAndAssets(t *testing.T) {
 		path, contentType string
 		contains          []string
 	}{
-		{"/", "text/html; charset=utf-8", []string{"<title>Switchyard</title>", `src="/dashboard/dashboard.js"`, `href="/dashboard/dashboard.css"`, `id="services"`, `id="proxies"`}},
-		{"/dashboard/dashboard.js", "text/javascript; charset=utf-8", []string{"/v1/services", "/v1/proxies", "data-service", "data-target"}},
-		{"/dashboard/dashboard.css", "text/css; charset=utf-8", []string{".share", "REJECTED"}},
+		{"/", "text/html; charset=utf-8", []string{"<title>Switchyard</title>", `src="/dashboard/dashboard.js"`, `href="/dashboard/dashboard.css"`, `id="services"`, `id="proxies"`, `id="fleets"`, `id="certs"`}},
+		{"/dashboard/dashboard.js", "text/javascript; charset=utf-8", []string{"/v1/services", "/v1/proxies", "data-service", "data-target", "data-fleet", "data-cert"}},
+		{"/dashboard/dashboard.css", "text/css; charset=utf-8", []string{".share", "REJECTED", "tr.fleet.is-rejected"}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			resp, body := getDashboard(t, tc.path)

@@ -93,6 +93,7 @@ func runStatus(ctx context.Context, cfg statusConfig, args []string, stdout, std
 		return statusOne(ctx, cfg, client, replicas, args[0], stdout, stderr, now)
 	}
 	r := gatherProxies(ctx, client, replicas)
+	r.Fleets = gatherFleets(ctx, client, replicas)
 	warnReplicas(stderr, r.Errors)
 	warnConsul(ctx, client, replicas, stderr)
 	if len(r.Errors) == len(replicas) {

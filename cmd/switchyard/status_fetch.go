@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/switchyard/switchyard/snapshot"
 	"github.com/switchyard/switchyard/xds"
 )
 
@@ -39,6 +40,17 @@ type statusReport struct {
 	Replicas []string       `json:"replicas"`
 	Proxies  []replicaProxy `json:"proxies"`
 	Errors   []replicaError `json:"errors"`
+	// Fleets holds, per replica whose /status answered, the fleets and
+	// certificates it reports.
+	Fleets []replicaFleets `json:"fleets"`
+}
+
+// replicaFleets is what one replica's /status says of the fleet profiles
+// and of the certificates they serve.
+type replicaFleets struct {
+	Replica string                          `json:"replica"`
+	Fleets  map[string]snapshot.FleetStatus `json:"fleets,omitempty"`
+	Certs   map[string]snapshot.CertStatus  `json:"certs,omitempty"`
 }
 
 // replicaDetail is /v1/proxies/<id> of one replica.
@@ -124,6 +136,28 @@ func gatherProxies(ctx context.Context, c adminClient, replicas []string) status
 		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Replica, b.Replica))
 	})
 	return r
+}
+
+// gatherFleets asks every replica for /status and keeps its fleets and
+// certificates, in replica order. A replica whose /status cannot be read
+// is left out, as warnConsul leaves it out: warnReplicas names a replica
+// that does not answer.
+func gatherFleets(ctx context.Context, c adminClient, replicas []string) []replicaFleets {
+	statuses, errs := eachReplica(ctx, replicas, func(ctx context.Context, addr string) (adminStatus, error) {
+		var st adminStatus
+		found, err := c.getJSON(ctx, addr, "/status", &st)
+		if err == nil && !found {
+			err = fmt.Errorf("no /status")
+		}
+		return st, err
+	})
+	out := []replicaFleets{}
+	for i, addr := range replicas {
+		if errs[i] == nil {
+			out = append(out, replicaFleets{Replica: addr, Fleets: statuses[i].Fleets, Certs: statuses[i].Certs})
+		}
+	}
+	return out
 }
 
 // gatherProxy asks every replica for /v1/proxies/<id>; a replica the proxy

@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
+	"github.com/switchyard/switchyard/snapshot"
 	"github.com/switchyard/switchyard/xds"
 )
 
@@ -16,15 +20,22 @@ import (
 const shortVersionLen = 8
 
 // renderTable writes every proxy as one line of a table, then the text of
-// every rejection, with ages relative to now.
+// every rejection, then the fleets and certificates, with ages relative to
+// now.
 func renderTable(w io.Writer, r statusReport, now time.Time) error {
 	if len(r.Proxies) == 0 {
-		_, err := fmt.Fprintf(w, "No proxies are connected to the %d replica(s) that answered.\n", len(r.Replicas)-len(r.Errors))
+		fmt.Fprintf(w, "No proxies are connected to the %d replica(s) that answered.\n", len(r.Replicas)-len(r.Errors))
+	} else if err := renderProxies(w, r.Proxies, now); err != nil {
 		return err
 	}
+	return renderFleets(w, r.Fleets, now)
+}
+
+// renderProxies writes the proxies' table and the text of every rejection.
+func renderProxies(w io.Writer, proxies []replicaProxy, now time.Time) error {
 	tw := newTabWriter(w)
 	fmt.Fprintln(tw, "PROXY\tGROUP\tKIND\tREPLICA\tSTATE\tCDS\tEDS\tLDS\tRDS\tAGE")
-	for _, p := range r.Proxies {
+	for _, p := range proxies {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", p.ID, p.Group, p.Kind, p.Replica, p.State)
 		for _, typ := range []string{"CDS", "EDS", "LDS", "RDS"} {
 			fmt.Fprintf(tw, "\t%s", typeCell(p.Types, typ))
@@ -35,7 +46,7 @@ func renderTable(w io.Writer, r statusReport, now time.Time) error {
 		return err
 	}
 	first := true
-	for _, p := range r.Proxies {
+	for _, p := range proxies {
 		for _, ts := range p.Types {
 			if ts.Rejection == nil {
 				continue
@@ -64,6 +75,172 @@ func typeCell(types []xds.TypeStatus, typ string) string {
 		return string(ts.State) + " " + shortVersion(ts.Accepted)
 	}
 	return "-"
+}
+
+// renderFleets writes a Fleets section, a line per fleet sorted by
+// node.cluster with why its stored profile is rejected indented below,
+// then a Certificates section alike; nothing when the replicas report
+// neither. A fleet or certificate the replicas disagree on gets a line
+// per status they report, naming the replicas.
+func renderFleets(w io.Writer, reports []replicaFleets, now time.Time) error {
+	fleets := variantsOf(reports, func(r replicaFleets) map[string]snapshot.FleetStatus { return r.Fleets }, sameFleet)
+	certs := variantsOf(reports, func(r replicaFleets) map[string]snapshot.CertStatus { return r.Certs }, sameCert)
+	var b strings.Builder
+	if len(fleets) > 0 {
+		b.WriteString("\nFleets:\n")
+		width := nameWidth(fleets)
+		for _, v := range fleets {
+			b.WriteString(fleetLines(v, width))
+		}
+	}
+	if len(certs) > 0 {
+		b.WriteString("\nCertificates:\n")
+		width := nameWidth(certs)
+		for _, v := range certs {
+			b.WriteString(certLines(v, width, now))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// fleetLines is a fleet's line and, indented below it, why its stored
+// profile is rejected and its last build error.
+func fleetLines(v variant[snapshot.FleetStatus], width int) string {
+	var b strings.Builder
+	st := v.status
+	fmt.Fprintf(&b, "  %-*s  ", width, v.name)
+	if st.Index == 0 {
+		b.WriteString("no profile in force")
+	} else {
+		fmt.Fprintf(&b, "profile index %d  %d service%s  %d cluster%s", st.Index,
+			st.Services, pluralS(st.Services), st.Clusters, pluralS(st.Clusters))
+		if len(st.Secrets) > 0 {
+			b.WriteString("  secrets " + strings.Join(st.Secrets, ","))
+		}
+	}
+	b.WriteString(onReplicas(v.on) + "\n")
+	if st.Rejected != "" {
+		head := "REJECTED"
+		if st.RejectedIndex != 0 {
+			head = fmt.Sprintf("REJECTED (index %d)", st.RejectedIndex)
+		}
+		kept := "the last good profile stays in force"
+		if st.Index == 0 {
+			kept = "no profile in force; its proxies get the default resources"
+		}
+		b.WriteString(rejectedLines(head, st.Rejected, kept))
+	}
+	if st.Error != "" {
+		b.WriteString(indent("ERROR: "+st.Error+" — what was published last stays in force", "    "))
+	}
+	return b.String()
+}
+
+// rejectedLines says, indented, that something is rejected, why, and what
+// stays in force: on one line, or with a reason of several lines (one per
+// field) below a heading, as the proxies' rejections are.
+func rejectedLines(head, why, kept string) string {
+	if !strings.Contains(strings.TrimRight(why, "\n"), "\n") {
+		return indent(head+": "+strings.TrimRight(why, "\n")+" — "+kept, "    ")
+	}
+	return "    " + head + " — " + kept + ":\n" + indent(why, "      ")
+}
+
+// certLines is a certificate's line, with its expiry relative to now, and
+// its error indented below it.
+func certLines(v variant[snapshot.CertStatus], width int, now time.Time) string {
+	var b strings.Builder
+	st := v.status
+	fmt.Fprintf(&b, "  %-*s  ", width, v.name)
+	if st.Index == 0 {
+		b.WriteString("no certificate in force")
+	} else {
+		fmt.Fprintf(&b, "index %d", st.Index)
+	}
+	switch {
+	case st.NotAfter.IsZero():
+	case st.NotAfter.After(now):
+		fmt.Fprintf(&b, "  expires %s (in %s)", st.NotAfter.UTC().Format(time.DateOnly), humanDuration(st.NotAfter.Sub(now)))
+	default:
+		fmt.Fprintf(&b, "  EXPIRED %s (%s)", st.NotAfter.UTC().Format(time.DateOnly), ago(st.NotAfter, now))
+	}
+	if len(st.Names) > 0 {
+		b.WriteString("  names " + strings.Join(st.Names, ","))
+	}
+	b.WriteString(onReplicas(v.on) + "\n")
+	if st.Error != "" {
+		b.WriteString(indent("ERROR: "+st.Error, "    "))
+	}
+	return b.String()
+}
+
+// variant is one status the replicas report of a fleet or a certificate,
+// and the replicas that report it; on is nil when every replica whose
+// /status answered reports that one status.
+type variant[T any] struct {
+	name   string
+	status T
+	on     []string
+}
+
+// variantsOf returns, sorted by name, the distinct statuses the replicas
+// report of each name in the maps that get picks from their reports.
+func variantsOf[T any](reports []replicaFleets, get func(replicaFleets) map[string]T, same func(a, b T) bool) []variant[T] {
+	names := map[string]bool{}
+	for _, r := range reports {
+		for name := range get(r) {
+			names[name] = true
+		}
+	}
+	var out []variant[T]
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		first := len(out)
+		for _, r := range reports {
+			st, ok := get(r)[name]
+			if !ok {
+				continue
+			}
+			i := slices.IndexFunc(out[first:], func(v variant[T]) bool { return same(v.status, st) })
+			if i < 0 {
+				out = append(out, variant[T]{name: name, status: st})
+				i = len(out) - 1 - first
+			}
+			out[first+i].on = append(out[first+i].on, r.Replica)
+		}
+		if len(out) == first+1 && len(out[first].on) == len(reports) {
+			out[first].on = nil
+		}
+	}
+	return out
+}
+
+// sameFleet reports whether two replicas report a fleet alike.
+func sameFleet(a, b snapshot.FleetStatus) bool {
+	return a.Index == b.Index && a.Rejected == b.Rejected && a.RejectedIndex == b.RejectedIndex &&
+		a.Services == b.Services && a.Clusters == b.Clusters && slices.Equal(a.Secrets, b.Secrets) && a.Error == b.Error
+}
+
+// sameCert reports whether two replicas report a certificate alike.
+func sameCert(a, b snapshot.CertStatus) bool {
+	return a.Index == b.Index && a.NotAfter.Equal(b.NotAfter) && slices.Equal(a.Names, b.Names) && a.Error == b.Error
+}
+
+// nameWidth is the width of the longest name, to align the lines.
+func nameWidth[T any](vs []variant[T]) int {
+	width := 0
+	for _, v := range vs {
+		width = max(width, utf8.RuneCountInString(v.name))
+	}
+	return width
+}
+
+// onReplicas names the replicas a line holds for, when not all of them.
+func onReplicas(on []string) string {
+	if len(on) == 0 {
+		return ""
+	}
+	return "  (on " + strings.Join(on, ", ") + ")"
 }
 
 // renderDetail writes one proxy as each replica reports it: node, each

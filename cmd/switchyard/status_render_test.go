@@ -60,8 +60,10 @@ func checkGoldenFile(t *testing.T, path string, got []byte) {
 }
 
 // TestStatusGolden renders a fixed report of two replicas (a gRPC client
-// and Envoys, every state, rejections with multi-line error text) and one
-// proxy's detail, as tables and as JSON.
+// and Envoys, every state, rejections with multi-line error text; fleets
+// with a rejected profile, none in force, and one the replicas disagree
+// on; certificates valid, expired and bad) and one proxy's detail, as
+// tables and as JSON, and the fleets of a replica with no proxy.
 func TestStatusGolden(t *testing.T) {
 	var report statusReport
 	readFixture(t, "report.json", &report)
@@ -77,6 +79,9 @@ func TestStatusGolden(t *testing.T) {
 		{"detail_json.golden", func(b *bytes.Buffer) error { return renderJSON(b, detail) }},
 		{"empty.golden", func(b *bytes.Buffer) error {
 			return renderTable(b, statusReport{Replicas: []string{"127.0.0.1:18080"}}, statusNow)
+		}},
+		{"fleets_only.golden", func(b *bytes.Buffer) error {
+			return renderTable(b, statusReport{Replicas: []string{"127.0.0.1:18080"}, Fleets: report.Fleets[:1]}, statusNow)
 		}},
 	}
 	for _, tt := range tests {

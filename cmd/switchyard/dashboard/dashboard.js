@@ -1,6 +1,7 @@
 // Switchyard dashboard: polls the admin server's JSON (/v1/services,
-// /v1/proxies, /status) every second and redraws the page. Every value
-// comes from Consul or a proxy, so text is set with textContent only.
+// /v1/proxies, /status with its fleets and certificates) every second and
+// redraws the page. Every value comes from Consul or a proxy, so text is
+// set with textContent only.
 'use strict';
 
 const refreshMillis = 1000;
@@ -144,6 +145,64 @@ function renderProxy(p) {
   return rows;
 }
 
+// problemRow is a full-width row under a fleet or certificate's row,
+// highlighted as a proxy's rejection is.
+function problemRow(attrs, colspan, head, text) {
+  return el('tr', Object.assign({ class: 'rejection' }, attrs),
+    el('td', { colspan: colspan }, el('strong', null, head), el('span', { class: 'rejection-error' }, text)));
+}
+
+// renderFleet returns a fleet's row, followed by a row saying why its
+// stored profile is rejected and one with its last build error.
+function renderFleet(name, f) {
+  const rows = [el('tr', { class: 'fleet' + (f.rejected ? ' is-rejected' : ''), 'data-fleet': name, 'data-rejected': Boolean(f.rejected), 'data-index': f.index || 0 },
+    el('td', { class: 'mono' }, name),
+    el('td', null, f.index ? 'index ' + f.index : el('span', { class: 'state', 'data-state': 'NOT SENT' }, 'none in force')),
+    el('td', null, String(f.services || 0)),
+    el('td', null, String(f.clusters || 0)),
+    el('td', { class: 'mono' }, (f.secrets || []).join(', ')))];
+  if (f.rejected) {
+    const head = 'Rejected' + (f.rejected_index ? ' (index ' + f.rejected_index + ')' : '') +
+      (f.index ? ', last good profile in force: ' : ', no profile in force, its proxies get the default resources: ');
+    rows.push(problemRow({ 'data-fleet': name, 'data-problem': 'rejected' }, 5, head, f.rejected));
+  }
+  if (f.error) {
+    rows.push(problemRow({ 'data-fleet': name, 'data-problem': 'error' }, 5, 'Build failed, last published in force: ', f.error));
+  }
+  return rows;
+}
+
+// renderCert returns a certificate's row, with its expiry, followed by a
+// row with its error. Status never carries key material.
+function renderCert(name, c) {
+  const notAfter = c.not_after ? new Date(c.not_after) : null;
+  const expired = notAfter !== null && notAfter.getTime() <= Date.now();
+  const rows = [el('tr', { class: 'cert' + (c.error ? ' has-error' : ''), 'data-cert': name, 'data-expired': expired, 'data-error': Boolean(c.error) },
+    el('td', { class: 'mono' }, name),
+    el('td', null, c.index ? String(c.index) : el('span', { class: 'state', 'data-state': 'NOT SENT' }, 'none in force')),
+    el('td', { class: expired ? 'expiry expired' : 'expiry', title: c.not_after || null },
+      notAfter ? (expired ? 'EXPIRED ' : '') + c.not_after.slice(0, 10) : '-'),
+    el('td', { class: 'mono' }, (c.names || []).join(', ')))];
+  if (c.error) {
+    rows.push(problemRow({ 'data-cert': name, 'data-problem': 'error' }, 4, 'Error: ', c.error));
+  }
+  return rows;
+}
+
+// renderFleets redraws the Fleets panel from /status, sorted by name; the
+// panel is hidden while no fleet profile or certificate is stored.
+function renderFleets(status) {
+  const fleets = status.fleets || {};
+  const certs = status.certs || {};
+  const fleetNames = Object.keys(fleets).sort();
+  const certNames = Object.keys(certs).sort();
+  document.querySelector('#fleets tbody').replaceChildren(...fleetNames.flatMap((n) => renderFleet(n, fleets[n])));
+  document.querySelector('#certs tbody').replaceChildren(...certNames.flatMap((n) => renderCert(n, certs[n])));
+  document.getElementById('no-fleets').hidden = fleetNames.length > 0;
+  document.getElementById('no-certs').hidden = certNames.length > 0;
+  document.getElementById('fleets-section').hidden = fleetNames.length === 0 && certNames.length === 0;
+}
+
 function renderSummary(services, proxies, status) {
   const instances = services.flatMap((s) => s.instances || []);
   const unhealthy = instances.filter((i) => i.health !== 'passing').length;
@@ -157,6 +216,8 @@ function renderSummary(services, proxies, status) {
   if (status) {
     parts.unshift(status.ready ? 'ready' : 'not ready');
     if (status.consul && status.consul.failing) parts.push('Consul failing for ' + status.consul.age);
+    const fleets = Object.values(status.fleets || {});
+    if (fleets.length > 0) parts.push(fleets.length + ' fleets (' + fleets.filter((f) => f.rejected).length + ' rejected)');
   }
   return parts.join(' · ');
 }
@@ -173,6 +234,8 @@ async function refresh() {
     document.getElementById('services').replaceChildren(...services.map(renderService));
     document.querySelector('#proxies tbody').replaceChildren(...proxies.flatMap(renderProxy));
     document.getElementById('no-proxies').hidden = proxies.length > 0;
+    // A /status that failed leaves the last fleets shown.
+    if (status) renderFleets(status);
     document.getElementById('summary').textContent = renderSummary(services, proxies, status);
     document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
     errorBox.hidden = true;
