@@ -80,7 +80,7 @@ load: build consul
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./snapshot/:FuzzTranslate ./snapshot/:FuzzMemoBuilder ./discovery/:FuzzInstancesFromEntries ./discovery/:FuzzConfigEntries \
 	./snapshot/chain/:FuzzParseFilter ./rollout/:FuzzParseSpec ./envoy/:FuzzParseBootstrapYAML \
-	./cmd/switchyard/:FuzzBootstrapFlags ./fleet/:FuzzParseProfile
+	./cmd/switchyard/:FuzzBootstrapFlags ./fleet/:FuzzParseProfile ./fleet/:FuzzParseCertBundle
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \

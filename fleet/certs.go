@@ -62,3 +62,9 @@ func ParseCertBundle(data []byte) (CertPair, error) {
 	pair.NotAfter, pair.Names = leaf.NotAfter, leaf.DNSNames
 	return pair, nil
 }
+
+// CheckSecretName checks a certificate's name, as a profile's
+// certificates[].secret must spell it.
+func CheckSecretName(name string) error {
+	return checkName(name)
+}

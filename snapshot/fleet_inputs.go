@@ -19,13 +19,27 @@ import (
 // CertStatus is what the publisher reports of one certificate in Consul
 // KV. It never holds key material.
 type CertStatus struct {
-	// Index is the modify index of the value in force; 0 when none is.
+	// Source is where the certificate comes from: "consul" (the key
+	// switchyard/certs/<name>) or "file <path>" (--fleet-cert-dir).
+	Source string `json:"source"`
+	// Index is the modify index of the value in force (for a file, how
+	// many of its contents were seen); 0 when none is.
 	Index    uint64    `json:"index,omitempty"`
 	NotAfter time.Time `json:"not_after,omitzero"`
 	Names    []string  `json:"names,omitempty"`
 	// Error says why the stored value is not in force; the last good one,
 	// if any, stays.
 	Error string `json:"error,omitempty"`
+	// Shadowed names a file of the same name that Consul KV's value wins
+	// over.
+	Shadowed string `json:"shadowed,omitempty"`
+}
+
+// certEntry is one stored certificate value and where it is stored.
+type certEntry struct {
+	discovery.KVEntry
+	source   string
+	shadowed string
 }
 
 // certInForce is one certificate the fleets may serve: the last good value
@@ -51,29 +65,34 @@ type fleetProfile struct {
 // parsed and, if good, put in force; a bad one leaves the last good in
 // force with an error; a deleted one stays in force while a profile in
 // force names it. keep reports whether a name is still needed.
-func syncCerts(certs map[string]*certInForce, stored map[string]discovery.KVEntry, keep func(string) bool) {
+func syncCerts(certs map[string]*certInForce, stored map[string]certEntry, keep func(string) bool) {
 	for name, e := range stored {
 		c := certs[name]
-		if c != nil && c.status.Index == e.ModifyIndex && c.status.Error == "" {
+		if c != nil && c.status.Index == e.ModifyIndex && c.status.Source == e.source && c.status.Error == "" {
+			c.status.Shadowed = e.shadowed
 			continue
 		}
 		if c == nil {
 			c = &certInForce{}
 			certs[name] = c
 		}
+		where := fmt.Sprintf("%s%s (index %d)", discovery.CertsPrefix, name, e.ModifyIndex)
+		if e.source != sourceConsul {
+			where = e.source
+		}
 		pair, err := fleet.ParseCertBundle(e.Value)
 		if err != nil {
-			c.status.Error = fmt.Sprintf("switchyard/certs/%s (index %d): %v", name, e.ModifyIndex, err)
+			c.status.Error = fmt.Sprintf("%s: %v", where, err)
 			continue
 		}
 		secret := envoy.TLSSecret(name, pair.CertPEM, pair.KeyPEM)
 		hash, err := resourceHash(secret)
 		if err != nil {
-			c.status.Error = fmt.Sprintf("switchyard/certs/%s: %v", name, err)
+			c.status.Error = fmt.Sprintf("%s: %v", where, err)
 			continue
 		}
 		*c = certInForce{secret: secret, hash: hash, good: true,
-			status: CertStatus{Index: e.ModifyIndex, NotAfter: pair.NotAfter, Names: pair.Names}}
+			status: CertStatus{Source: e.source, Index: e.ModifyIndex, NotAfter: pair.NotAfter, Names: pair.Names, Shadowed: e.shadowed}}
 	}
 	for name, c := range certs {
 		if _, ok := stored[name]; ok {
@@ -83,7 +102,7 @@ func syncCerts(certs map[string]*certInForce, stored map[string]discovery.KVEntr
 			delete(certs, name)
 			continue
 		}
-		c.status.Error = fmt.Sprintf("switchyard/certs/%s was deleted; the last good certificate stays in force while a fleet serves it", name)
+		c.status.Error = fmt.Sprintf("%s was deleted; the last good certificate stays in force while a fleet serves it", c.status.Source)
 	}
 }
 
@@ -104,7 +123,7 @@ func judgeProfile(cluster string, e discovery.KVEntry, certs map[string]*certInF
 	for _, name := range p.SecretNames() {
 		switch c := certs[name]; {
 		case c == nil:
-			errs = append(errs, fmt.Errorf("certificate %q: no key %s%s in Consul KV", name, discovery.CertsPrefix, name))
+			errs = append(errs, fmt.Errorf("certificate %q: no key %s%s in Consul KV (nor %s.pem in the certificate directory)", name, discovery.CertsPrefix, name, name))
 		case !c.good:
 			errs = append(errs, fmt.Errorf("certificate %q: %s", name, c.status.Error))
 		}

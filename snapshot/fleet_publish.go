@@ -57,6 +57,10 @@ type fleetSet struct {
 	targets map[string]*fleetTarget
 	// judged are the stored profiles as last judged, by cluster.
 	judged map[string]fleetProfile
+	// files are the bundles of the certificate directory, by name;
+	// filesChanged is set when they changed since the last sync.
+	files        map[string]fileCert
+	filesChanged bool
 }
 
 // newFleetSet returns an empty set whose builders translate with opts.
@@ -69,15 +73,15 @@ func newFleetSet(opts Options) *fleetSet {
 // inputs. A profile that is good replaces the one in force; a bad one
 // leaves it. It returns the fleets whose profile was deleted.
 func (s *fleetSet) sync(in *discovery.FleetInputs) (removed []string) {
-	if in == s.inputs {
+	if in == s.inputs && !s.filesChanged {
 		return nil
 	}
-	s.inputs = in
+	s.inputs, s.filesChanged = in, false
 	var profiles, certs map[string]discovery.KVEntry
 	if in != nil {
 		profiles, certs = in.Profiles, in.Certs
 	}
-	syncCerts(s.certs, certs, s.served)
+	syncCerts(s.certs, s.storedCerts(certs), s.served)
 	s.judged = make(map[string]fleetProfile, len(profiles))
 	for _, cluster := range slices.Sorted(maps.Keys(profiles)) {
 		e := profiles[cluster]

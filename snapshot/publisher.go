@@ -38,7 +38,15 @@ type PublisherConfig struct {
 	// DropGuard holds back models that take most of a service's endpoints
 	// away at once (see dropGuard); the zero value holds nothing.
 	DropGuard DropGuardConfig
+	// CertDir, when set, is a directory of certificate bundles
+	// (<name>.pem) that fleets may serve besides those in Consul KV; it
+	// is read every CertDirInterval (zero means DefaultCertDirInterval).
+	CertDir         string
+	CertDirInterval time.Duration
 }
+
+// DefaultCertDirInterval is PublisherConfig.CertDirInterval's default.
+const DefaultCertDirInterval = 5 * time.Second
 
 // DefaultRemovalDelay is PublisherConfig.RemovalDelay's default.
 const DefaultRemovalDelay = time.Second
@@ -99,8 +107,12 @@ type Publisher struct {
 	// guard holds back mass drops of endpoints; last is the model before
 	// it, so that a re-run (a follow-up, a hold's expiry) guards it again.
 	guard *dropGuard
-	// fleets are the fleet profiles in force and their builders.
-	fleets *fleetSet
+	// fleets are the fleet profiles in force and their builders;
+	// haveModel is set once a model was published; certDirNote is the
+	// last reported problem of the certificate directory.
+	fleets      *fleetSet
+	haveModel   bool
+	certDirNote string
 
 	mu     sync.Mutex
 	status PublishStatus
@@ -130,6 +142,9 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	}
 	if cfg.SettleDelay <= 0 {
 		cfg.SettleDelay = DefaultSettleDelay
+	}
+	if cfg.CertDirInterval <= 0 {
+		cfg.CertDirInterval = DefaultCertDirInterval
 	}
 	builders := make(map[Flavour]*memoBuilder, len(Flavours()))
 	for _, f := range Flavours() {
@@ -163,10 +178,19 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 	defer guardDue.Stop()
 	var armed time.Time
 	var pending *discovery.Model
+	certTick := p.startCertDir()
+	defer certTick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-certTick.C:
+			if p.readCertDir() && pending == nil && p.haveModel {
+				// A changed bundle carries no change discovery saw.
+				m := p.last
+				m.Observed = time.Time{}
+				p.publishModel(m)
+			}
 		case <-followUp.C:
 			if pending == nil {
 				// A follow-up carries no change discovery saw.
@@ -223,7 +247,7 @@ func (p *Publisher) Run(ctx context.Context, models <-chan discovery.Model) erro
 // without coalescing. Only Run's goroutine calls it, which keeps publishes in
 // order.
 func (p *Publisher) publishModel(raw discovery.Model) {
-	p.last = raw
+	p.last, p.haveModel = raw, true
 	m, drops := p.guard.apply(raw, time.Now())
 	p.recordDrops(drops)
 	ok := true

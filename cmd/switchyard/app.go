@@ -102,6 +102,7 @@ func newApp(cfg serveConfig, log *slog.Logger) (*app, error) {
 		Quiet:     cfg.DebounceQuiet, MaxDelay: cfg.DebounceMax,
 		Logger: log, Registerer: reg,
 		DropGuard: snapshot.DropGuardConfig{MaxDrop: maxDrop, Confirm: cfg.DropConfirm},
+		CertDir:   cfg.FleetCertDir, CertDirInterval: cfg.FleetCertInterval,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)

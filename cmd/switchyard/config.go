@@ -11,6 +11,7 @@ import (
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/internal/tlsfiles"
 	"github.com/switchyard/switchyard/rollout"
+	"github.com/switchyard/switchyard/snapshot"
 	"github.com/switchyard/switchyard/xds"
 )
 
@@ -66,6 +67,11 @@ type serveConfig struct {
 	// DropConfirm is how long a held drop must persist to be applied;
 	// zero applies every drop at once.
 	DropConfirm time.Duration
+	// FleetCertDir is a directory of certificate bundles (<name>.pem) the
+	// fleets may serve besides those in Consul KV, read every
+	// FleetCertInterval; empty reads none.
+	FleetCertDir      string
+	FleetCertInterval time.Duration
 }
 
 // serveTLS is how xDS is secured.
@@ -120,10 +126,11 @@ func defaultServeConfig() serveConfig {
 			KeepaliveMinPing: 10 * time.Second, MaxConnectionAge: 30 * time.Minute,
 			ShutdownGrace: 5 * time.Second, MaxNewStreamsPerSecond: xds.DefaultMaxNewStreamsPerSecond,
 		},
-		ConsulTokenFile: os.Getenv(api.HTTPTokenFileEnvName),
-		ConsulTokenPoll: discovery.DefaultTokenPoll,
-		MaxEndpointDrop: "50%",
-		DropConfirm:     10 * time.Second,
+		ConsulTokenFile:   os.Getenv(api.HTTPTokenFileEnvName),
+		ConsulTokenPoll:   discovery.DefaultTokenPoll,
+		MaxEndpointDrop:   "50%",
+		DropConfirm:       10 * time.Second,
+		FleetCertInterval: snapshot.DefaultCertDirInterval,
 	}
 }
 
@@ -164,6 +171,8 @@ func (c serveConfig) validate() error {
 		{"--max-new-streams-per-second", floatRange(c.XDSLimits.MaxNewStreamsPerSecond, 1, 100000)},
 		{"--max-endpoint-drop", percentRange(c.MaxEndpointDrop)},
 		{"--drop-confirm", durationRange(c.DropConfirm, 0, 10*time.Minute)},
+		{"--fleet-cert-interval", durationRange(c.FleetCertInterval, 100*time.Millisecond, time.Hour)},
+		{"--fleet-cert-dir", dirOrEmpty(c.FleetCertDir)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
@@ -293,6 +302,21 @@ func percentRange(s string) error {
 func durationRange(d, lo, hi time.Duration) error {
 	if d < lo || d > hi {
 		return fmt.Errorf("%s is out of range %s-%s", d, lo, hi)
+	}
+	return nil
+}
+
+// dirOrEmpty checks that a path, when given, is a readable directory.
+func dirOrEmpty(path string) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", path)
 	}
 	return nil
 }

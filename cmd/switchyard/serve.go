@@ -49,6 +49,8 @@ func newServeCommand() *cobra.Command {
 	f.BoolVar(&cfg.TLS.AuthzNodeIdentity, "authz-node-identity", false, "refuse a stream whose node.cluster is not a DNS or URI SAN (or a URI SAN's last path segment) of its client certificate; needs --tls-client-ca")
 	f.BoolVar(&cfg.TLS.Insecure, "insecure", false, "allow plaintext xDS on an --xds-addr that is not loopback")
 	f.StringVar(&cfg.MaxEndpointDrop, "max-endpoint-drop", cfg.MaxEndpointDrop, "largest share of a service's serving endpoints one update may remove at once (0%–100%); a bigger drop is held for --drop-confirm; 100% turns the drop guard off")
+	f.StringVar(&cfg.FleetCertDir, "fleet-cert-dir", cfg.FleetCertDir, "directory of certificate bundles <name>.pem (chain and key, PEM) that fleet profiles may serve besides those in Consul KV (switchyard/certs/<name> wins over a file of the same name)")
+	f.DurationVar(&cfg.FleetCertInterval, "fleet-cert-interval", cfg.FleetCertInterval, "how often --fleet-cert-dir is read again (100ms–1h)")
 	f.DurationVar(&cfg.DropConfirm, "drop-confirm", cfg.DropConfirm, "how long a held endpoint drop must persist before it is applied (0s–10m; 0s applies drops at once)")
 	return cmd
 }
