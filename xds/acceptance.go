@@ -15,7 +15,10 @@ type RouteAcceptance struct {
 	// Kind is the client kind whose table holds the route: "envoy" or
 	// "grpc".
 	Kind string
-	Name string
+	// Fleet is the node.cluster whose fleet state holds the route; "" for
+	// a kind's shared state.
+	Fleet string
+	Name  string
 	// Route is the route configuration in force; nil when none is.
 	Route *routev3.RouteConfiguration
 	// Hash is the content hash of the version in force; "" when none is.
@@ -39,17 +42,24 @@ type ProxyAcceptance struct {
 }
 
 // RouteAcceptance returns, for each named route configuration and each
-// client kind whose table holds it (in force now or earlier), who
-// subscribes to it and how each stands with the version in force. Unknown
-// names are left out. It is meant for a handful of names at a time: each
-// route in force is decoded.
+// client kind or fleet whose table holds it (in force now or earlier),
+// who subscribes to it and how each stands with the version in force.
+// Unknown names are left out. It is meant for a handful of names at a
+// time: each route in force is decoded.
 func (s *Server) RouteAcceptance(names ...string) []RouteAcceptance {
 	var out []RouteAcceptance
+	fleets := s.Fleets()
 	for _, name := range names {
 		for _, kind := range []Kind{KindEnvoy, KindGRPC} {
-			ra, ok := s.routeAcceptance(kind, name)
-			if ok {
+			if ra, ok := s.routeAcceptance(s.kinds[kind], "", name); ok {
 				out = append(out, ra)
+			}
+		}
+		for _, cluster := range fleets {
+			if k, ok := s.fleet(cluster); ok {
+				if ra, ok := s.routeAcceptance(k, cluster, name); ok {
+					out = append(out, ra)
+				}
 			}
 		}
 	}
@@ -63,9 +73,10 @@ type routeSubscriber struct {
 	id string
 }
 
-// routeAcceptance is RouteAcceptance for one kind and one name.
-func (s *Server) routeAcceptance(kind Kind, name string) (RouteAcceptance, bool) {
-	k := s.kinds[kind]
+// routeAcceptance is RouteAcceptance for one state, a kind's or a
+// fleet's, and one name.
+func (s *Server) routeAcceptance(k *kindState, fleet, name string) (RouteAcceptance, bool) {
+	kind := k.kind
 	k.mu.RLock()
 	tb := k.tables[typeRoute]
 	e, ok := tb.byName[name]
@@ -85,7 +96,7 @@ func (s *Server) routeAcceptance(kind Kind, name string) (RouteAcceptance, bool)
 	}
 	k.mu.RUnlock()
 
-	ra := RouteAcceptance{Kind: kind.String(), Name: name, Hash: hash, Proxies: make([]ProxyAcceptance, 0, len(subs))}
+	ra := RouteAcceptance{Kind: kind.String(), Fleet: fleet, Name: name, Hash: hash, Proxies: make([]ProxyAcceptance, 0, len(subs))}
 	if res != nil {
 		ra.Route = s.decodeRoute(res)
 	}

@@ -97,6 +97,11 @@ func TestFleetStates(t *testing.T) {
 	movedAway(t, edge)
 	edge = startEnvoy(t, addr, simenvoy.Config{NodeID: "e1", Cluster: "edge"})
 	waitState(t, edge, holdsFleet(first.KeyPEM))
+	waitFor(t, func() bool {
+		ra := srv.RouteAcceptance("https_443")
+		return len(ra) == 1 && ra[0].Fleet == "edge" && len(ra[0].Proxies) == 1 &&
+			ra[0].Proxies[0].ID == "e1" && ra[0].Proxies[0].State == StateSynced
+	})
 	if s := other.State(); !holds("api", "db", "web")(s) {
 		t.Fatalf("proxy of another cluster lost its resources: %+v", s)
 	}

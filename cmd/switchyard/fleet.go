@@ -38,10 +38,11 @@ type fleetReport struct {
 // localFleetReport is this replica's fleetReport of a rollout of service
 // from subset from to subset to at weight percent: its xDS server's
 // clients that hold a route configuration with the service's virtual
-// host, and its load reports of the canary's cluster.
+// host (the Envoys of fleets with a profile included), and its load
+// reports of the canary's cluster.
 func (a *app) localFleetReport(service, from, to string, weight int) fleetReport {
 	var rep fleetReport
-	names := []string{service, snapshot.EnvoyHTTPListenerName(a.listenerPort)}
+	names := []string{service, snapshot.EnvoyHTTPListenerName(a.listenerPort), snapshot.FleetRouteName}
 	for _, ra := range a.xds.RouteAcceptance(names...) {
 		hosts, carries := snapshot.RolloutWeight(ra.Route, service, from, to, weight)
 		if !hosts {
