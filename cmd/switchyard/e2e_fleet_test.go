@@ -156,25 +156,38 @@ func TestFleetProfileEndToEnd(t *testing.T) {
 	edge := startFleetEnvoy(t, xdsAddr, "edge-1", "edge")
 	other := startFleetEnvoy(t, xdsAddr, "other-1", "other")
 
-	waitEnvoy(t, edge, "the edge fleet's resources", func(s simenvoy.State) bool {
+	edgeWorld := func(s simenvoy.State) bool {
 		return names(s, resourcev3.ClusterType) == "api,web" && names(s, resourcev3.EndpointType) == "api,web" &&
 			names(s, resourcev3.ListenerType) == "public-https,public-https_redirect" &&
 			fleetVirtualHosts(s) == "api,web,fleet_health" &&
 			secretKey(s, "site-a") == string(siteA.KeyPEM) && secretKey(s, "site-b") == string(siteB.KeyPEM) &&
 			len(s.Warming) == 0 && len(s.WarmingListeners) == 0
-	})
+	}
+	waitEnvoy(t, edge, "the edge fleet's resources", edgeWorld)
+	delta, err := simenvoy.Start(context.Background(), xdsAddr, simenvoy.Config{NodeID: "edge-delta", Cluster: "edge", Delta: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(delta.Close)
+	waitEnvoy(t, delta, "the edge fleet's resources over delta xDS", edgeWorld)
 	waitEnvoy(t, other, "the default resources", func(s simenvoy.State) bool {
 		return names(s, resourcev3.ClusterType) == "api,consul,db,web" && names(s, resourcev3.SecretType) == ""
 	})
 	checkSNI(t, edge.State())
 
 	// Rotating a certificate changes only its secret.
-	before := edge.State()
+	before, beforeDelta := edge.State(), delta.State()
 	c.kvPut(t, "switchyard/certs/site-a", bundle(siteA2))
-	waitEnvoy(t, edge, "the rotated certificate", func(s simenvoy.State) bool { return secretKey(s, "site-a") == string(siteA2.KeyPEM) })
+	rotated := func(s simenvoy.State) bool { return secretKey(s, "site-a") == string(siteA2.KeyPEM) }
+	waitEnvoy(t, edge, "the rotated certificate", rotated)
+	waitEnvoy(t, delta, "the rotated certificate over delta xDS", rotated)
 	if got := responsesSince(before, edge.State()); fmt.Sprint(got) != "map[Secret:1]" {
 		t.Errorf("rotating a certificate sent %v, want one SDS response", got)
 	}
+	if got := responsesSince(beforeDelta, delta.State()); fmt.Sprint(got) != "map[Secret:1]" {
+		t.Errorf("rotating a certificate sent the delta client %v, want one SDS response", got)
+	}
+	delta.Close()
 
 	// A change out of the fleet's scope sends its proxies nothing: the
 	// next in-scope change arrives alone.

@@ -100,7 +100,7 @@ func (e *Envoy) handleDelta(resp *discoveryv3.DeltaDiscoveryResponse) error {
 	e.state.Received[typ] += len(resp.GetResources())
 	e.state.Removed[typ] += len(resp.GetRemovedResources())
 	e.state.Bytes[typ] += proto.Size(resp)
-	var follow *discoveryv3.DeltaDiscoveryRequest
+	var follow []*discoveryv3.DeltaDiscoveryRequest
 	ack := &discoveryv3.DeltaDiscoveryRequest{TypeUrl: typ, ResponseNonce: resp.GetNonce()}
 	if rejectErr == nil {
 		follow = e.acceptDelta(resp, resources)
@@ -115,8 +115,10 @@ func (e *Envoy) handleDelta(resp *discoveryv3.DeltaDiscoveryResponse) error {
 	if err := e.sendDelta(ack); err != nil {
 		return err
 	}
-	if follow != nil {
-		return e.sendDelta(follow)
+	for _, req := range follow {
+		if err := e.sendDelta(req); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -135,8 +137,9 @@ func asSotW(resp *discoveryv3.DeltaDiscoveryResponse) *discoveryv3.DiscoveryResp
 
 // acceptDelta applies an accepted delta response: updated resources replace
 // those of the same name, removed ones go. It returns the subscription
-// request of the dependent type Envoy would send next, if any. e.mu is held.
-func (e *Envoy) acceptDelta(resp *discoveryv3.DeltaDiscoveryResponse, updated map[string]proto.Message) *discoveryv3.DeltaDiscoveryRequest {
+// requests of the dependent types Envoy would send next: EDS after CDS;
+// RDS, then SDS after LDS. e.mu is held.
+func (e *Envoy) acceptDelta(resp *discoveryv3.DeltaDiscoveryResponse, updated map[string]proto.Message) []*discoveryv3.DeltaDiscoveryRequest {
 	typ := resp.GetTypeUrl()
 	prev := e.state.Types[typ].Resources
 	cur := maps.Clone(prev)
@@ -159,13 +162,19 @@ func (e *Envoy) acceptDelta(resp *discoveryv3.DeltaDiscoveryResponse, updated ma
 	e.state.ResourceVersions[typ] = versions
 	switch typ {
 	case resourcev3.ClusterType:
-		return e.deltaResubscribe(resourcev3.EndpointType, edsNames(cur), e.changedEDS(prev, cur))
+		return nonNilDelta(e.deltaResubscribe(resourcev3.EndpointType, edsNames(cur), e.changedEDS(prev, cur)))
 	case resourcev3.ListenerType:
-		return e.deltaResubscribe(resourcev3.RouteType, rdsNames(cur), e.changedRDS(prev, cur))
+		return nonNilDelta(e.deltaResubscribe(resourcev3.RouteType, rdsNames(cur), e.changedRDS(prev, cur)),
+			e.deltaResubscribe(resourcev3.SecretType, sdsNames(cur), nil))
 	case resourcev3.EndpointType, resourcev3.RouteType:
 		e.warmed(typ, updated)
 	}
 	return nil
+}
+
+// nonNilDelta returns the requests that are not nil.
+func nonNilDelta(reqs ...*discoveryv3.DeltaDiscoveryRequest) []*discoveryv3.DeltaDiscoveryRequest {
+	return slices.DeleteFunc(reqs, func(r *discoveryv3.DeltaDiscoveryRequest) bool { return r == nil })
 }
 
 // deltaResubscribe moves the subscription of a dependent type (EDS, RDS) to
