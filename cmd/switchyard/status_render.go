@@ -134,6 +134,9 @@ func fleetLines(v variant[snapshot.FleetStatus], width int) string {
 	if st.Error != "" {
 		b.WriteString(indent("ERROR: "+st.Error+" — what was published last stays in force", "    "))
 	}
+	for _, w := range st.Warnings {
+		b.WriteString(indent("warning: "+w, "    "))
+	}
 	return b.String()
 }
 
@@ -168,7 +171,13 @@ func certLines(v variant[snapshot.CertStatus], width int, now time.Time) string 
 	if len(st.Names) > 0 {
 		b.WriteString("  names " + strings.Join(st.Names, ","))
 	}
+	if st.Source != "" && st.Source != "consul" {
+		b.WriteString("  from " + strings.TrimPrefix(st.Source, "file "))
+	}
 	b.WriteString(onReplicas(v.on) + "\n")
+	if st.Shadowed != "" {
+		b.WriteString(indent("note: Consul KV wins over "+st.Shadowed+" of the same name", "    "))
+	}
 	if st.Error != "" {
 		b.WriteString(indent("ERROR: "+st.Error, "    "))
 	}
@@ -218,12 +227,14 @@ func variantsOf[T any](reports []replicaFleets, get func(replicaFleets) map[stri
 // sameFleet reports whether two replicas report a fleet alike.
 func sameFleet(a, b snapshot.FleetStatus) bool {
 	return a.Index == b.Index && a.Rejected == b.Rejected && a.RejectedIndex == b.RejectedIndex &&
-		a.Services == b.Services && a.Clusters == b.Clusters && slices.Equal(a.Secrets, b.Secrets) && a.Error == b.Error
+		a.Services == b.Services && a.Clusters == b.Clusters && slices.Equal(a.Secrets, b.Secrets) && a.Error == b.Error &&
+		slices.Equal(a.Warnings, b.Warnings)
 }
 
 // sameCert reports whether two replicas report a certificate alike.
 func sameCert(a, b snapshot.CertStatus) bool {
-	return a.Index == b.Index && a.NotAfter.Equal(b.NotAfter) && slices.Equal(a.Names, b.Names) && a.Error == b.Error
+	return a.Index == b.Index && a.NotAfter.Equal(b.NotAfter) && slices.Equal(a.Names, b.Names) && a.Error == b.Error &&
+		a.Source == b.Source && a.Shadowed == b.Shadowed
 }
 
 // nameWidth is the width of the longest name, to align the lines.

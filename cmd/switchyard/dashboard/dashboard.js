@@ -169,6 +169,10 @@ function renderFleet(name, f) {
   if (f.error) {
     rows.push(problemRow({ 'data-fleet': name, 'data-problem': 'error' }, 5, 'Build failed, last published in force: ', f.error));
   }
+  for (const w of f.warnings || []) {
+    rows.push(el('tr', { class: 'warning', 'data-fleet': name, 'data-problem': 'warning' },
+      el('td', { colspan: 5 }, el('strong', null, 'Warning: '), w)));
+  }
   return rows;
 }
 
