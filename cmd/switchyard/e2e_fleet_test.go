@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -44,24 +42,6 @@ health:
   path: /healthz
 `
 
-// syncBuffer is a log sink safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // kvPut stores a value in Consul KV.
 func (c *consulFixture) kvPut(t *testing.T, key string, value []byte) {
 	t.Helper()
@@ -73,13 +53,7 @@ func (c *consulFixture) kvPut(t *testing.T, key string, value []byte) {
 // registerTagged registers an instance of service with tags.
 func (c *consulFixture) registerTagged(t *testing.T, service, id string, port int, tags ...string) {
 	t.Helper()
-	err := c.client.Agent().ServiceRegister(&api.AgentServiceRegistration{
-		ID: id, Name: service, Address: "127.0.0.1", Port: port, Tags: tags,
-		Check: &api.AgentServiceCheck{CheckID: "ttl:" + id, TTL: "10m", Status: api.HealthPassing},
-	})
-	if err != nil {
-		t.Fatalf("register %s: %v", id, err)
-	}
+	c.registerWith(t, &api.AgentServiceRegistration{ID: id, Name: service, Port: port, Tags: tags})
 }
 
 // bundle is a certificate and its key as one PEM bundle, as stored in KV.
@@ -150,9 +124,9 @@ func TestFleetProfileEndToEnd(t *testing.T) {
 	c.kvPut(t, "switchyard/certs/site-b", bundle(siteB))
 	c.kvPut(t, "switchyard/fleets/edge", []byte(edgeProfile))
 
-	logs := &syncBuffer{}
-	sy := startSwitchyardLogged(t, c.agent.HTTPAddr, logs)
-	xdsAddr, admin := sy.app.XDSAddr(), sy.app.AdminAddr()
+	logs := &lockedBuffer{}
+	sy, _ := startLoggedSwitchyard(t, c.agent.HTTPAddr, logs, func(cfg *serveConfig) { cfg.Register, cfg.DropConfirm = false, 0 })
+	xdsAddr, admin := sy.XDSAddr(), sy.AdminAddr()
 	edge := startFleetEnvoy(t, xdsAddr, "edge-1", "edge")
 	other := startFleetEnvoy(t, xdsAddr, "other-1", "other")
 
@@ -275,7 +249,7 @@ func checkSNI(t *testing.T, s simenvoy.State) {
 
 // assertNoKeys fails if any private key shows in the log, /status,
 // /metrics, a proxy's detail or a config dump, as PEM or base64.
-func assertNoKeys(t *testing.T, logs *syncBuffer, admin string, certs ...*testcerts.Cert) {
+func assertNoKeys(t *testing.T, logs *lockedBuffer, admin string, certs ...*testcerts.Cert) {
 	t.Helper()
 	places := map[string]string{
 		"log":         logs.String(),

@@ -41,16 +41,6 @@ type testSwitchyard struct {
 // so it would move the versions and resources the other tests pin.
 func startSwitchyard(t *testing.T, consulAddr string, opts ...func(*serveConfig)) *testSwitchyard {
 	t.Helper()
-	var logOut io.Writer = io.Discard
-	if os.Getenv("SWITCHYARD_TEST_LOG") != "" {
-		logOut = os.Stderr
-	}
-	return startSwitchyardLogged(t, consulAddr, logOut, opts...)
-}
-
-// startSwitchyardLogged is startSwitchyard writing its debug log to logOut.
-func startSwitchyardLogged(t *testing.T, consulAddr string, logOut io.Writer, opts ...func(*serveConfig)) *testSwitchyard {
-	t.Helper()
 	cfg := defaultServeConfig()
 	cfg.ConsulAddr = consulAddr
 	cfg.XDSAddr = "127.0.0.1:0"
@@ -62,6 +52,10 @@ func startSwitchyardLogged(t *testing.T, consulAddr string, logOut io.Writer, op
 	cfg.DropConfirm = 0
 	for _, o := range opts {
 		o(&cfg)
+	}
+	var logOut io.Writer = io.Discard
+	if os.Getenv("SWITCHYARD_TEST_LOG") != "" {
+		logOut = os.Stderr
 	}
 	a, err := newApp(cfg, slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
@@ -265,12 +259,17 @@ func durationStats(ds []time.Duration) string {
 // "v1"}), which resolver subset filters select on.
 func (c *consulFixture) registerMeta(t *testing.T, service, id string, port int, meta map[string]string) {
 	t.Helper()
-	err := c.client.Agent().ServiceRegister(&api.AgentServiceRegistration{
-		ID: id, Name: service, Address: "127.0.0.1", Port: port, Meta: meta,
-		Check: &api.AgentServiceCheck{CheckID: "ttl:" + id, TTL: "10m", Status: api.HealthPassing},
-	})
-	if err != nil {
-		t.Fatalf("register %s: %v", id, err)
+	c.registerWith(t, &api.AgentServiceRegistration{ID: id, Name: service, Port: port, Meta: meta})
+}
+
+// registerWith registers reg on 127.0.0.1 with a TTL check that starts
+// passing.
+func (c *consulFixture) registerWith(t *testing.T, reg *api.AgentServiceRegistration) {
+	t.Helper()
+	reg.Address = "127.0.0.1"
+	reg.Check = &api.AgentServiceCheck{CheckID: "ttl:" + reg.ID, TTL: "10m", Status: api.HealthPassing}
+	if err := c.client.Agent().ServiceRegister(reg); err != nil {
+		t.Fatalf("register %s: %v", reg.ID, err)
 	}
 }
 
