@@ -46,6 +46,8 @@ type fleetTarget struct {
 	// held are the removals of clusters and endpoint assignments the
 	// last update held back, to go with the next one (make before break).
 	held []Change
+	// scope are the names of the services the builder last followed.
+	scope []string
 }
 
 // fleetSet is every fleet the publisher serves. Only Run's goroutine
@@ -124,7 +126,14 @@ func (s *fleetSet) served(name string) bool {
 // build brings one fleet's builder to the model and returns the update
 // that takes its sink there, or nil when the sink holds it already.
 func (s *fleetSet) build(cluster string, t *fleetTarget, m discovery.Model, plans planSet) (*Update, built, error) {
-	b, err := t.builder.rebuild(scopedModel(m, t.in.profile, plans))
+	sm := scopedModel(m, t.in.profile, plans)
+	if scope := serviceNames(sm.Services); !slices.Equal(scope, t.scope) {
+		// A service that enters or leaves the scope by a change of the
+		// profile or of another service's routing is not among the
+		// model's changed names: the builder compares every service.
+		sm.Delta, sm.Changed, t.scope = false, nil, scope
+	}
+	b, err := t.builder.rebuild(sm)
 	if err != nil {
 		return nil, built{}, err
 	}
@@ -212,6 +221,15 @@ func (s *fleetSet) status(errs map[string]string, builds map[string]built, catal
 			st.Rejected = strings.Join(ce, "\n")
 		}
 		out[cluster] = st
+	}
+	return out
+}
+
+// serviceNames returns the names of services, in their order.
+func serviceNames(services []discovery.Service) []string {
+	out := make([]string, len(services))
+	for i, svc := range services {
+		out[i] = svc.Name
 	}
 	return out
 }

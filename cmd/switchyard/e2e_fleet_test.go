@@ -174,6 +174,15 @@ func TestFleetProfileEndToEnd(t *testing.T) {
 		t.Errorf("an out-of-scope then an in-scope change sent %v, want one EDS response", got)
 	}
 
+	// A new profile that scopes more services is followed.
+	c.kvPut(t, "switchyard/fleets/edge", []byte(strings.Replace(edgeProfile, "tags: [public]", "names: [api, db, web]", 1)))
+	waitEnvoy(t, edge, "the wider scope", func(s simenvoy.State) bool {
+		return names(s, resourcev3.ClusterType) == "api,db,web" && len(endpointAddrs(s, "db")) == 2 &&
+			fleetVirtualHosts(s) == "api,db,web,fleet_health"
+	})
+	c.kvPut(t, "switchyard/fleets/edge", []byte(edgeProfile))
+	waitEnvoy(t, edge, "the scope back", func(s simenvoy.State) bool { return names(s, resourcev3.ClusterType) == "api,web" })
+
 	// A bad profile and a bad certificate are rejected for this fleet,
 	// named in /status and the metric; the last good stays in force.
 	before = edge.State()
