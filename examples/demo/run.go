@@ -158,6 +158,10 @@ func runDemo(ctx context.Context, out io.Writer, cfg runConfig) (err error) {
 	if err := runRollouts(ctx, client, world, cfg, agent.HTTPAddr); err != nil {
 		return fmt.Errorf("%w (see %s)", err, logPath)
 	}
+	if err := runFleet(ctx, out, fleetSetup{client: client, bin: cfg.Switchyard,
+		consulAddr: agent.HTTPAddr, xdsAddr: sy.XDSAddr, adminAddr: sy.AdminAddr, dir: dir}, &cl); err != nil {
+		return fmt.Errorf("%w (see %s)", err, logPath)
+	}
 	return nil
 }
 
