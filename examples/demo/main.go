@@ -11,7 +11,11 @@
 // rollout start` moves web from v1 to v2 through the rollout controller of
 // `switchyard serve`, each step checked in traffic as the operator's `rollout
 // status -o json` reports it, then a second rollout's canary fails its
-// health check and the controller sends all traffic back to v1. `demo
+// health check and the controller sends all traffic back to v1. A last act
+// gives the Envoy fleet "edge" a profile (`switchyard fleet apply`, two
+// certificates in Consul KV) and shows, with simulated Envoys, its scoped
+// resources and secrets, a certificate rotation sent as one SDS response, a
+// refused stale apply and a config dump without private keys. `demo
 // backend` runs one registered echo backend for the Docker Compose example.
 package main
 
