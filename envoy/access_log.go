@@ -20,41 +20,14 @@ type AccessLogOptions struct {
 	// Path is the file written to; empty writes to Envoy's standard
 	// output, which is what a container runtime collects.
 	Path string
-	// JSON writes one JSON object a request, with JSONFields, instead of a
-	// line of text.
-	JSON bool
-	// JSONFields map each JSON key to an Envoy command operator such as
-	// "%RESPONSE_CODE%"; empty means DefaultAccessLogFields.
+	// JSONFields, when set, writes one JSON object a request instead of a
+	// line of text: it maps each JSON key to an Envoy command operator
+	// such as "%RESPONSE_CODE%". A field that is one operator keeps its
+	// type, so numbers stay numbers.
 	JSONFields map[string]string
 	// TextFormat is the format of a text line, in Envoy command
 	// operators; empty keeps Envoy's default format.
 	TextFormat string
-}
-
-// DefaultAccessLogFields returns the fields of a JSON access log that sets
-// none: when and what was asked (start_time, method, path, protocol,
-// authority), how it went (response_code, response_flags, bytes_received,
-// bytes_sent, duration), who asked (x_forwarded_for, user_agent,
-// request_id) and who answered (upstream_cluster, upstream_host). A field
-// that is one operator keeps its type, so numbers stay numbers.
-func DefaultAccessLogFields() map[string]string {
-	return map[string]string{
-		"start_time":       "%START_TIME%",
-		"method":           "%REQ(:METHOD)%",
-		"path":             "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-		"protocol":         "%PROTOCOL%",
-		"response_code":    "%RESPONSE_CODE%",
-		"response_flags":   "%RESPONSE_FLAGS%",
-		"bytes_received":   "%BYTES_RECEIVED%",
-		"bytes_sent":       "%BYTES_SENT%",
-		"duration":         "%DURATION%",
-		"upstream_host":    "%UPSTREAM_HOST%",
-		"x_forwarded_for":  "%REQ(X-FORWARDED-FOR)%",
-		"user_agent":       "%REQ(USER-AGENT)%",
-		"request_id":       "%REQ(X-REQUEST-ID)%",
-		"authority":        "%REQ(:AUTHORITY)%",
-		"upstream_cluster": "%UPSTREAM_CLUSTER%",
-	}
 }
 
 // AccessLog returns an access log to a file, or to standard output when
@@ -82,13 +55,9 @@ func AccessLog(opts AccessLogOptions) *accesslogv3.AccessLog {
 // Envoy's default text line.
 func accessLogFormat(opts AccessLogOptions) *corev3.SubstitutionFormatString {
 	switch {
-	case opts.JSON:
-		fields := opts.JSONFields
-		if len(fields) == 0 {
-			fields = DefaultAccessLogFields()
-		}
-		values := make(map[string]*structpb.Value, len(fields))
-		for k, v := range fields {
+	case len(opts.JSONFields) > 0:
+		values := make(map[string]*structpb.Value, len(opts.JSONFields))
+		for k, v := range opts.JSONFields {
 			values[k] = structpb.NewStringValue(v)
 		}
 		return &corev3.SubstitutionFormatString{

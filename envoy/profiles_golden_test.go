@@ -26,7 +26,7 @@ func profileHTTPSListener() *HTTPSListenerOptions {
 			{SecretNames: []string{"example-com-rsa"}},
 		},
 		HCM: HCMOptions{
-			AccessLogs:       []AccessLogOptions{{JSON: true}},
+			AccessLogs:       []AccessLogOptions{{JSONFields: goldenLogFields}},
 			UseRemoteAddress: true,
 		},
 	}
@@ -43,7 +43,7 @@ func TestProfilesGolden(t *testing.T) {
 		HTTPListenerWithOptions(HTTPListenerOptions{
 			Name: "http_json_logs", Address: "0.0.0.0", Port: 10000, RouteConfigName: "http_json_logs",
 			HCM: HCMOptions{
-				AccessLogs:        []AccessLogOptions{{JSON: true}, {Path: "/var/log/envoy/access.log", TextFormat: "[%START_TIME%] %REQ(:METHOD)% %RESPONSE_CODE%\n"}},
+				AccessLogs:        []AccessLogOptions{{JSONFields: goldenLogFields}, {Path: "/var/log/envoy/access.log", TextFormat: "[%START_TIME%] %REQ(:METHOD)% %RESPONSE_CODE%\n"}},
 				GenerateRequestID: ptr(true),
 				XFFNumTrustedHops: 1,
 			},
@@ -117,4 +117,10 @@ func TestHTTPSListenerTypedConfigTypes(t *testing.T) {
 			t.Errorf("no %q in the listener", name)
 		}
 	}
+}
+
+// goldenLogFields are the JSON access-log fields of the golden listeners.
+var goldenLogFields = map[string]string{
+	"start_time": "%START_TIME%", "method": "%REQ(:METHOD)%", "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+	"response_code": "%RESPONSE_CODE%", "duration": "%DURATION%", "upstream_host": "%UPSTREAM_HOST%",
 }

@@ -40,7 +40,7 @@ func TestAccessLog(t *testing.T) {
 		},
 		{
 			name: "file json custom fields",
-			opts: AccessLogOptions{Path: "/tmp/a.log", JSON: true, JSONFields: map[string]string{"code": "%RESPONSE_CODE%"}},
+			opts: AccessLogOptions{Path: "/tmp/a.log", JSONFields: map[string]string{"code": "%RESPONSE_CODE%"}},
 			want: &accesslogv3.AccessLog{Name: "envoy.access_loggers.file", ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(
 				&filev3.FileAccessLog{Path: "/tmp/a.log", AccessLogFormat: &filev3.FileAccessLog_LogFormat{LogFormat: custom}})}},
 		},
@@ -63,20 +63,6 @@ func TestAccessLog(t *testing.T) {
 	}
 }
 
-// TestDefaultAccessLogFields checks the documented default JSON field set.
-func TestDefaultAccessLogFields(t *testing.T) {
-	want := []string{"start_time", "method", "path", "protocol", "response_code", "response_flags", "bytes_received",
-		"bytes_sent", "duration", "upstream_host", "x_forwarded_for", "user_agent", "request_id", "authority", "upstream_cluster"}
-	got := DefaultAccessLogFields()
-	if len(got) != len(want) {
-		t.Errorf("got %d fields, want %d", len(got), len(want))
-	}
-	for _, k := range want {
-		if got[k] == "" {
-			t.Errorf("no field %q", k)
-		}
-	}
-}
 
 // TestHCMOptions checks that zero options leave the HTTP listener as
 // HTTPListener builds it and that each option lands in the connection

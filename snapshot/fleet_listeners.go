@@ -68,7 +68,7 @@ func fleetHCM(p *fleet.Profile) envoy.HCMOptions {
 			log.Path = ""
 		}
 		if a.Format == "json" {
-			log.JSON, log.JSONFields = true, a.JSONFields()
+			log.JSONFields = a.JSONFields()
 		} else {
 			log.TextFormat = a.TextFormat()
 		}
