@@ -163,15 +163,41 @@ type discardSink struct{}
 
 func (discardSink) Publish(Update) error { return nil }
 
+// discardFleetSink is a discardSink that serves fleets.
+type discardFleetSink struct{ discardSink }
+
+func (discardFleetSink) RemoveFleet(string) {}
+
+// benchFleets returns n fleet profiles, fleet-K scoping the ten services
+// service-00K0 to service-00K9 with an HTTP listener.
+func benchFleets(n int) *discovery.FleetInputs {
+	in := &discovery.FleetInputs{Profiles: map[string]discovery.KVEntry{}, Certs: map[string]discovery.KVEntry{}}
+	for k := range n {
+		profile := fmt.Sprintf(`{"version": 1, "listeners": [{"name": "http", "port": 8080, "protocol": "http"}],
+			"services": {"names": ["service-00%d*"]}}`, k)
+		in.Profiles[fmt.Sprintf("fleet-%d", k)] = discovery.KVEntry{Value: []byte(profile), ModifyIndex: uint64(k + 1)}
+	}
+	return in
+}
+
 // BenchmarkPublishOneServiceChange measures everything package snapshot does
 // for one health change, both flavours: rebuild, versions, the update's
 // changes, the sink call, status, metrics and log lines (to a discarding
 // logger).
+//
+// With fleets=10, ten fleet profiles each scope ten services (a glob), so
+// that most changes are out of every fleet's scope: the figure is what
+// the fleets add to a publish.
 func BenchmarkPublishOneServiceChange(b *testing.B) {
-	for _, services := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("services=%d", services), func(b *testing.B) {
+	for _, tc := range []struct{ services, fleets int }{{1000, 0}, {10000, 0}, {10000, 10}} {
+		services := tc.services
+		b.Run(fmt.Sprintf("services=%d/fleets=%d", services, tc.fleets), func(b *testing.B) {
+			var sink Sink = discardSink{}
+			if tc.fleets > 0 {
+				sink = discardFleetSink{}
+			}
 			p, err := NewPublisher(PublisherConfig{
-				Sink: discardSink{}, Translate: Options{ListenerPort: 10000},
+				Sink: sink, Translate: Options{ListenerPort: 10000},
 				Quiet: time.Millisecond, MaxDelay: time.Millisecond,
 				Logger: slog.New(slog.DiscardHandler), Registerer: prometheus.NewRegistry(),
 			})
@@ -179,7 +205,11 @@ func BenchmarkPublishOneServiceChange(b *testing.B) {
 				b.Fatal(err)
 			}
 			m := benchModel(services, 10)
+			m.Fleets = benchFleets(tc.fleets)
 			p.publishModel(m)
+			if st := p.Status().Fleets; len(st) != tc.fleets {
+				b.Fatalf("%d fleets in force, want %d", len(st), tc.fleets)
+			}
 			runtime.GC() // not the set-up's garbage
 			b.ReportAllocs()
 			defer reportCPU(b)()

@@ -46,8 +46,12 @@ type fleetTarget struct {
 	// held are the removals of clusters and endpoint assignments the
 	// last update held back, to go with the next one (make before break).
 	held []Change
-	// scope are the names of the services the builder last followed.
-	scope []string
+	// scope are the names of the services the builder last followed, and
+	// scoper follows which services the profile matches; warnings are the
+	// profile's warnings against the catalog, computed when scope changes.
+	scope    []string
+	scoper   scoper
+	warnings []string
 }
 
 // fleetSet is every fleet the publisher serves. Only Run's goroutine
@@ -126,12 +130,13 @@ func (s *fleetSet) served(name string) bool {
 // build brings one fleet's builder to the model and returns the update
 // that takes its sink there, or nil when the sink holds it already.
 func (s *fleetSet) build(cluster string, t *fleetTarget, m discovery.Model, plans planSet) (*Update, built, error) {
-	sm := scopedModel(m, t.in.profile, plans)
+	sm := t.scoper.scopedModel(m, t.in.profile, plans)
 	if scope := serviceNames(sm.Services); !slices.Equal(scope, t.scope) {
 		// A service that enters or leaves the scope by a change of the
 		// profile or of another service's routing is not among the
 		// model's changed names: the builder compares every service.
 		sm.Delta, sm.Changed, t.scope = false, nil, scope
+		t.warnings = t.in.profile.Warnings(serviceNames(m.Services))
 	}
 	b, err := t.builder.rebuild(sm)
 	if err != nil {
@@ -200,7 +205,7 @@ func (s *fleetSet) secretChanges(t *fleetTarget) ([]Change, string) {
 
 // status returns every stored or served fleet's status; errs are the
 // build or publish errors of this round, by cluster.
-func (s *fleetSet) status(errs map[string]string, builds map[string]built, catalog []string) map[string]FleetStatus {
+func (s *fleetSet) status(errs map[string]string, builds map[string]built) map[string]FleetStatus {
 	out := map[string]FleetStatus{}
 	for cluster, j := range s.judged {
 		st := FleetStatus{}
@@ -216,7 +221,7 @@ func (s *fleetSet) status(errs map[string]string, builds map[string]built, catal
 		st.Services = len(t.builder.entries)
 		st.Clusters = builds[cluster].clusters
 		st.Error = errs[cluster]
-		st.Warnings = t.in.profile.Warnings(catalog)
+		st.Warnings = t.warnings
 		if ce := certErrors(t.in.profile, s.certs); st.Rejected == "" && len(ce) > 0 {
 			st.Rejected = strings.Join(ce, "\n")
 		}

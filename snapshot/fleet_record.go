@@ -42,14 +42,7 @@ func (p *Publisher) publishFleets(m discovery.Model) {
 			p.log.Error("fleet not published; its proxies keep what they were sent last", "fleet", cluster, "error", err)
 		}
 	}
-	var catalog []string
-	if len(p.fleets.targets) > 0 {
-		catalog = make([]string, 0, len(m.Services))
-		for _, svc := range m.Services {
-			catalog = append(catalog, svc.Name)
-		}
-	}
-	p.recordFleets(p.fleets.status(errs, builds, catalog), certStatuses(p.fleets.certs))
+	p.recordFleets(p.fleets.status(errs, builds), certStatuses(p.fleets.certs))
 }
 
 // recordFleets notes the fleets' and certificates' statuses, logging each
