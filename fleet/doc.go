@@ -1,7 +1,14 @@
 // Package fleet holds fleet profiles: what one Envoy fleet (the proxies
 // sharing a node.cluster) gets from Switchyard, stored in Consul KV under
-// switchyard/fleets/<node.cluster>. This package parses and validates a
-// profile; nothing yet applies one to a proxy.
+// switchyard/fleets/<node.cluster>. This package parses and validates
+// profiles and certificate bundles; package snapshot translates a profile
+// into its fleet's resources.
+//
+// A certificate a profile serves (certificates[].secret) is a PEM bundle —
+// the certificate chain, leaf first, and its private key — stored in
+// Consul KV at switchyard/certs/<secret>, or in the file <secret>.pem of
+// the directory `switchyard serve --fleet-cert-dir` names. ParseCertBundle
+// checks that the key belongs to the leaf; its errors never quote the key.
 //
 // It imports only the standard library and sigs.k8s.io/yaml.
 //
