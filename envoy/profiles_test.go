@@ -63,7 +63,6 @@ func TestAccessLog(t *testing.T) {
 	}
 }
 
-
 // TestHCMOptions checks that zero options leave the HTTP listener as
 // HTTPListener builds it and that each option lands in the connection
 // manager.
