@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -156,8 +154,8 @@ func certErrors(p *fleet.Profile, certs map[string]*certInForce) []string {
 // certStatuses returns the certificates' statuses by name.
 func certStatuses(certs map[string]*certInForce) map[string]CertStatus {
 	out := make(map[string]CertStatus, len(certs))
-	for _, name := range slices.Sorted(maps.Keys(certs)) {
-		out[name] = certs[name].status
+	for name, c := range certs {
+		out[name] = c.status
 	}
 	return out
 }
