@@ -47,8 +47,9 @@ type certInForce struct {
 	secret types.Resource
 	hash   string
 	// good is set once a value parsed; secret and hash are then those of
-	// the last good value.
-	good bool
+	// the last good value. deleted is set while the value is gone from
+	// where it was stored and kept only for the fleets that serve it.
+	good, deleted bool
 }
 
 // fleetProfile is a stored profile as the publisher judged it.
@@ -100,7 +101,12 @@ func syncCerts(certs map[string]*certInForce, stored map[string]certEntry, keep 
 			delete(certs, name)
 			continue
 		}
-		c.status.Error = fmt.Sprintf("%s was deleted; the last good certificate stays in force while a fleet serves it", c.status.Source)
+		where := discovery.CertsPrefix + name
+		if c.status.Source != sourceConsul {
+			where = c.status.Source
+		}
+		c.deleted = true
+		c.status.Error = fmt.Sprintf("%s was deleted; the last good certificate stays in force for the fleets that serve it", where)
 	}
 }
 
@@ -122,7 +128,7 @@ func judgeProfile(cluster string, e discovery.KVEntry, certs map[string]*certInF
 		switch c := certs[name]; {
 		case c == nil:
 			errs = append(errs, fmt.Errorf("certificate %q: no key %s%s in Consul KV (nor %s.pem in the certificate directory)", name, discovery.CertsPrefix, name, name))
-		case !c.good:
+		case !c.good || c.deleted:
 			errs = append(errs, fmt.Errorf("certificate %q: %s", name, c.status.Error))
 		}
 	}
