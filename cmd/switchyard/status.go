@@ -93,9 +93,10 @@ func runStatus(ctx context.Context, cfg statusConfig, args []string, stdout, std
 		return statusOne(ctx, cfg, client, replicas, args[0], stdout, stderr, now)
 	}
 	r := gatherProxies(ctx, client, replicas)
-	r.Fleets = gatherFleets(ctx, client, replicas)
+	statuses := gatherStatuses(ctx, client, replicas)
+	r.Fleets = fleetsOf(replicas, statuses)
 	warnReplicas(stderr, r.Errors)
-	warnConsul(ctx, client, replicas, stderr)
+	warnConsul(stderr, replicas, statuses)
 	if len(r.Errors) == len(replicas) {
 		return fmt.Errorf("none of the %d replica(s) answered", len(replicas))
 	}
@@ -109,7 +110,7 @@ func runStatus(ctx context.Context, cfg statusConfig, args []string, stdout, std
 func statusOne(ctx context.Context, cfg statusConfig, client adminClient, replicas []string, id string, stdout, stderr io.Writer, now time.Time) error {
 	r := gatherProxy(ctx, client, replicas, id)
 	warnReplicas(stderr, r.Errors)
-	warnConsul(ctx, client, replicas, stderr)
+	warnConsul(stderr, replicas, gatherStatuses(ctx, client, replicas))
 	if len(r.Replicas) == 0 {
 		return fmt.Errorf("proxy %q is not connected to any of the %d replica(s) that answered (of %d asked)", id, len(replicas)-len(r.Errors), len(replicas))
 	}

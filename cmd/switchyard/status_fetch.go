@@ -138,23 +138,13 @@ func gatherProxies(ctx context.Context, c adminClient, replicas []string) status
 	return r
 }
 
-// gatherFleets asks every replica for /status and keeps its fleets and
-// certificates, in replica order. A replica whose /status cannot be read
-// is left out, as warnConsul leaves it out: warnReplicas names a replica
-// that does not answer.
-func gatherFleets(ctx context.Context, c adminClient, replicas []string) []replicaFleets {
-	statuses, errs := eachReplica(ctx, replicas, func(ctx context.Context, addr string) (adminStatus, error) {
-		var st adminStatus
-		found, err := c.getJSON(ctx, addr, "/status", &st)
-		if err == nil && !found {
-			err = fmt.Errorf("no /status")
-		}
-		return st, err
-	})
+// fleetsOf keeps, in replica order, the fleets and certificates of each
+// replica whose /status answered.
+func fleetsOf(replicas []string, statuses []*adminStatus) []replicaFleets {
 	out := []replicaFleets{}
-	for i, addr := range replicas {
-		if errs[i] == nil {
-			out = append(out, replicaFleets{Replica: addr, Fleets: statuses[i].Fleets, Certs: statuses[i].Certs})
+	for i, st := range statuses {
+		if st != nil {
+			out = append(out, replicaFleets{Replica: replicas[i], Fleets: st.Fleets, Certs: st.Certs})
 		}
 	}
 	return out
