@@ -273,13 +273,60 @@ func (a *Agent) PID() int {
 }
 
 // Pause stops the agent with SIGSTOP, as a hung process or a paused VM
-// would: its sockets stay open and nothing answers. Call Resume before
-// Stop, which cannot end a stopped agent gracefully.
+// would: its sockets stay open and nothing answers. It returns once every
+// thread of the agent is stopped: the signal takes effect asynchronously,
+// and a thread running on another CPU could otherwise still answer a
+// request sent just after. Call Resume before Stop, which cannot end a
+// stopped agent gracefully.
 func (a *Agent) Pause() error {
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		return fmt.Errorf("pause consul agent: %w", err)
 	}
-	return nil
+	return waitStopped(a.cmd.Process.Pid, 5*time.Second)
+}
+
+// waitStopped waits until every thread of process pid is in the stopped
+// state ("T" in /proc/<pid>/task/<tid>/stat), polling for at most limit.
+func waitStopped(pid int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		stopped, err := allThreadsStopped(pid)
+		if err != nil {
+			return fmt.Errorf("pause consul agent: %w", err)
+		}
+		if stopped {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pause consul agent: threads of pid %d still running after %s", pid, limit)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allThreadsStopped reports whether every thread of pid is stopped.
+func allThreadsStopped(pid int) (bool, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return false, err
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			// A thread that exited is not running.
+			continue
+		}
+		// The state follows the command name, which is in parentheses
+		// and may itself hold spaces or parentheses.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 || i+2 >= len(stat) {
+			return false, fmt.Errorf("unexpected /proc stat %q", stat)
+		}
+		if state := stat[i+2]; state != 'T' && state != 't' {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Resume continues a paused agent with SIGCONT. Resuming an agent that
