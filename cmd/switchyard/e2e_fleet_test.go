@@ -182,6 +182,10 @@ func TestFleetProfileEndToEnd(t *testing.T) {
 	})
 	c.kvPut(t, "switchyard/fleets/edge", []byte(edgeProfile))
 	waitEnvoy(t, edge, "the scope back", func(s simenvoy.State) bool { return names(s, resourcev3.ClusterType) == "api,web" })
+	// The narrowed clusters make the proxy ask for endpoints again; a
+	// change it must see after that answer is a barrier before counting.
+	c.deregister(t, "api-2")
+	waitEnvoy(t, edge, "the barrier", func(s simenvoy.State) bool { return len(endpointAddrs(s, "api")) == 1 })
 
 	// A bad profile and a bad certificate are rejected for this fleet,
 	// named in /status and the metric; the last good stays in force.
