@@ -197,7 +197,9 @@ func openCDS(ctx context.Context, cc *grpc.ClientConn, id string, names ...strin
 		return nil, err
 	}
 	req := &discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: envoyNode(id), ResourceNames: names}
-	if err := st.Send(req); err != nil {
+	// A stream the server already ended (a refused one) fails Send with
+	// io.EOF; its status comes from Recv, as gRPC documents.
+	if err := st.Send(req); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	return st, nil
