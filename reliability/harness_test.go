@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,8 +107,33 @@ func (e *env) deregister(id string) {
 // startSwitchyard runs `switchyard serve` against the fault proxy, on the
 // given addresses (empty: free ports), and waits until it is ready. The
 // replica registration and the rollout controller are off: the first
-// would add a service of its own to the versions the tests compare.
+// would add a service of its own to the versions the tests compare. A
+// free port can be taken by another process before Switchyard binds it;
+// with ports of its own choosing it then tries again, up to three times.
 func (e *env) startSwitchyard(xdsAddr, adminAddr string) *serveproc.Proc {
+	e.t.Helper()
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		p, logPath := e.spawnSwitchyard(xdsAddr, adminAddr)
+		ctx, cancel := context.WithTimeout(e.t.Context(), readyTimeout)
+		err := p.WaitReady(ctx, readyTimeout)
+		cancel()
+		if err == nil {
+			e.sy = p
+			return p
+		}
+		log := tail(logPath)
+		if attempt < attempts && xdsAddr == "" && adminAddr == "" && strings.Contains(log, "address already in use") {
+			e.t.Logf("switchyard start %d: a free port was taken before it bound it; trying other ports", attempt)
+			continue
+		}
+		e.t.Fatalf("switchyard: %v\n%s", err, log)
+	}
+}
+
+// spawnSwitchyard starts one `switchyard serve` with its own log file,
+// stopped when the test ends.
+func (e *env) spawnSwitchyard(xdsAddr, adminAddr string) (*serveproc.Proc, string) {
 	e.t.Helper()
 	e.starts++
 	logPath := filepath.Join(e.t.TempDir(), fmt.Sprintf("switchyard-%d.log", e.starts))
@@ -127,13 +153,7 @@ func (e *env) startSwitchyard(xdsAddr, adminAddr string) *serveproc.Proc {
 			e.t.Logf("switchyard log %s (tail):\n%s", logPath, tail(logPath))
 		}
 	})
-	ctx, cancel := context.WithTimeout(e.t.Context(), readyTimeout)
-	defer cancel()
-	if err := p.WaitReady(ctx, readyTimeout); err != nil {
-		e.t.Fatalf("switchyard: %v\n%s", err, tail(logPath))
-	}
-	e.sy = p
-	return p
+	return p, logPath
 }
 
 // tail returns the end of a log file, or why it could not be read.
