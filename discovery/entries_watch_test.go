@@ -196,14 +196,7 @@ func TestFirstModelWaitsForConfigEntries(t *testing.T) {
 // set whose catalog is loaded and empty: no model may go out before the
 // last of the four kinds has answered.
 func TestFirstModelGatedOnEveryKind(t *testing.T) {
-	client, err := api.NewClient(&api.Config{Address: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := NewConsulSource(Config{Client: client})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := offlineSource(t, Config{})
 	ws := newWatchSet(src, "dc1")
 	ws.catalogLoaded = true
 	for _, prefix := range kvPrefixes() {

@@ -82,14 +82,7 @@ func TestCoalesceKeepsNewerFleets(t *testing.T) {
 // both KV watches, and that a later change of fleet inputs alone sends a
 // delta that names no service.
 func TestFirstModelGatedOnEveryPrefix(t *testing.T) {
-	client, err := api.NewClient(&api.Config{Address: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := NewConsulSource(Config{Client: client})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := offlineSource(t, Config{})
 	ws := newWatchSet(src, "dc1")
 	ws.catalogLoaded = true
 	for _, kind := range configKinds() {

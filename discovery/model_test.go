@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/consul/api"
 )
 
 func TestCoalesce(t *testing.T) {
@@ -32,14 +31,7 @@ func TestCoalesce(t *testing.T) {
 // TestReplacedModelKeepsItsChanges checks that a model the consumer never
 // read hands its changed services on to the model that replaces it.
 func TestReplacedModelKeepsItsChanges(t *testing.T) {
-	client, err := api.NewClient(&api.Config{Address: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := NewConsulSource(Config{Client: client})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := offlineSource(t, Config{})
 	src.publish(Model{Changed: []string{"web"}, Delta: true})
 	src.publish(Model{Changed: []string{"api"}, Delta: true})
 	if got := <-src.Models(); !got.Delta || !cmp.Equal(got.Changed, []string{"api", "web"}) {

@@ -17,11 +17,30 @@ import (
 	"github.com/switchyard/switchyard/internal/consulagent"
 )
 
-func TestNewConsulSourceRejectsBadConfig(t *testing.T) {
+// unreachableClient returns a Consul client of an address nothing listens
+// on, for tests that drive a source by hand.
+func unreachableClient(t *testing.T) *api.Client {
+	t.Helper()
 	client, err := api.NewClient(&api.Config{Address: "127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return client
+}
+
+// offlineSource returns a source with cfg's settings on unreachableClient.
+func offlineSource(t *testing.T, cfg Config) *ConsulSource {
+	t.Helper()
+	cfg.Client = unreachableClient(t)
+	src, err := NewConsulSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func TestNewConsulSourceRejectsBadConfig(t *testing.T) {
+	client := unreachableClient(t)
 	for name, cfg := range map[string]Config{
 		"no client":         {},
 		"backoff unordered": {Client: client, MinBackoff: 2, MaxBackoff: 1},
@@ -486,15 +505,8 @@ func TestACLFilteredEmptyAnswerIsAnError(t *testing.T) {
 // failure is counted.
 func TestRepeatedFailuresLogSparsely(t *testing.T) {
 	var logs strings.Builder
-	client, err := api.NewClient(&api.Config{Address: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	src, err := NewConsulSource(Config{Client: client, Registerer: reg, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := offlineSource(t, Config{Registerer: reg, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	for n := 1; n <= 9; n++ {
 		src.queryFailed("health", "/v1/health/service/web", errors.New("connection refused"), time.Second, n)
 	}
