@@ -99,9 +99,6 @@ func (s *sharedState) checkReferences(b *memoBuilder) {
 				errs = append(errs, fmt.Errorf("listener %q: route configuration %q does not exist", l.GetName(), name))
 			}
 		}
-		if s.fleet == nil {
-			continue
-		}
 		for _, c := range listenerTCPClusters(l) {
 			if _, ok := b.types[types.Cluster].items[c]; !ok {
 				errs = append(errs, fmt.Errorf("listener %q: cluster %q does not exist", l.GetName(), c))

@@ -18,9 +18,7 @@ import (
 // of the fleet's proxies would gain, lose and see change (golden).
 func TestFleetDiffGolden(t *testing.T) {
 	c := startConsul(t)
-	c.registerTagged(t, "web", "web-1", 18081, "public")
-	c.registerTagged(t, "api", "api-1", 18082, "public")
-	c.registerTagged(t, "db", "db-1", 18083, "internal")
+	c.registerFleetServices(t)
 	ca := testcerts.NewCA(t, "fleet diff CA")
 	c.kvPut(t, "switchyard/certs/site-a", bundle(ca.Server(t)))
 	c.kvPut(t, "switchyard/certs/site-b", bundle(ca.Server(t)))

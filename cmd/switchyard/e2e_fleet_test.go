@@ -56,6 +56,15 @@ func (c *consulFixture) registerTagged(t *testing.T, service, id string, port in
 	c.registerWith(t, &api.AgentServiceRegistration{ID: id, Name: service, Port: port, Tags: tags})
 }
 
+// registerFleetServices registers the fleet tests' catalog: web and api
+// tagged public, db tagged internal.
+func (c *consulFixture) registerFleetServices(t *testing.T) {
+	t.Helper()
+	c.registerTagged(t, "web", "web-1", 18081, "public")
+	c.registerTagged(t, "api", "api-1", 18082, "public")
+	c.registerTagged(t, "db", "db-1", 18083, "internal")
+}
+
 // bundle is a certificate and its key as one PEM bundle, as stored in KV.
 func bundle(c *testcerts.Cert) []byte {
 	return append(append([]byte{}, c.CertPEM...), c.KeyPEM...)
@@ -115,9 +124,7 @@ func responsesSince(before, after simenvoy.State) map[string]int {
 // fleet back on the default; and that no private key shows anywhere.
 func TestFleetProfileEndToEnd(t *testing.T) {
 	c := startConsul(t)
-	c.registerTagged(t, "web", "web-1", 18081, "public")
-	c.registerTagged(t, "api", "api-1", 18082, "public")
-	c.registerTagged(t, "db", "db-1", 18083, "internal")
+	c.registerFleetServices(t)
 	ca := testcerts.NewCA(t, "fleet e2e CA")
 	siteA, siteB, siteA2 := ca.Server(t), ca.Server(t), ca.Server(t)
 	c.kvPut(t, "switchyard/certs/site-a", bundle(siteA))
